@@ -1,0 +1,1 @@
+"""Auto-grader for the PyTorch course."""

@@ -1,0 +1,173 @@
+"""Execute a submission in the sandbox: cells in order, each exercise's probe right after its test cell.
+
+A step that kills or hangs the sandbox is recorded and the notebook is run again without it, so one
+infinite loop or `os._exit` costs that exercise only."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from nbformat import NotebookNode
+
+from .config import Config
+from .notebook import cell_index, grade_id, is_skipped
+from .sandbox import Mount, Sandbox, SandboxRun
+
+StepStatus = Literal["ok", "error", "timeout", "crashed", "missing", "skipped", "not_run"]
+SANDBOXED_CODE = Path(__file__).parent / "sandboxed"
+MAX_RERUNS = 3
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of sandboxed work: a notebook cell, or the probe of one exercise."""
+
+    id: str
+    kind: Literal["cell", "probe"]
+    source: str = ""
+    exercise: str = ""
+    inputs: dict = field(default_factory=dict)
+
+    def job(self, timeout: float) -> dict:
+        body = {"source": self.source} if self.kind == "cell" else {"exercise": self.exercise, "inputs": self.inputs}
+        return {"id": self.id, "kind": self.kind, "timeout": timeout, **body}
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one step did: status, the student's error (type and message), output and probe data."""
+
+    status: StepStatus
+    seconds: float = 0.0
+    output: str = ""
+    error: dict = field(default_factory=dict)
+    message: str = ""
+    data: object = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Every step's outcome, and the sandbox runs it took."""
+
+    outcomes: dict[str, StepOutcome]
+    runs: tuple[SandboxRun, ...]
+    preload_seconds: float
+    wall_seconds: float
+
+
+def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[str]) -> list[Step]:
+    """Return the steps for a notebook: its code cells, with each exercise's probe after its anchor cell."""
+    anchors: dict[int, list[str]] = {}
+    unanchored = []
+    for exercise in probe_inputs:
+        at = cell_index(nb, f"test_{exercise}")
+        at = cell_index(nb, exercise) if at is None else at
+        (anchors.setdefault(at, []) if at is not None else unanchored).append(exercise)
+    steps, answered = [], set()
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and not is_skipped(cell, skip_ids):
+            gid = grade_id(cell)
+            name = f"answer-{gid}" if gid in probe_inputs and gid not in answered else f"cell-{index}"
+            answered.add(gid)
+            steps.append(Step(name, "cell", source=cell.source))
+        for exercise in anchors.get(index, []):
+            steps.append(Step(f"probe-{exercise}", "probe", exercise=exercise, inputs=probe_inputs[exercise]))
+    steps += [Step(f"probe-{e}", "probe", exercise=e, inputs=probe_inputs[e]) for e in unanchored]
+    return steps
+
+
+def sandbox_mounts(config: Config, data_files: tuple[str, ...], submitted: dict[str, Path]) -> list[Mount]:
+    """Return what the sandbox may read: the Python environment, runner and probes, data, submitted files."""
+    prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
+    mounts = [Mount(p, str(p)) for p in sorted(prefixes)]
+    mounts.append(Mount(SANDBOXED_CODE, "/opt/autograder/sandboxed"))
+    mounts += [Mount(config.data_root / f, f"/data/{f}") for f in data_files if (config.data_root / f).is_file()]
+    mounts += [Mount(path, f"/submission/{name}") for name, path in submitted.items()]
+    return mounts
+
+
+def _outcome(message: dict) -> StepOutcome:
+    status = message.get("status")
+    status = {"interrupted": "timeout"}.get(status, status)
+    if status not in ("ok", "error", "timeout", "missing"):
+        status = "error"
+    return StepOutcome(status, float(message.get("seconds", 0)), str(message.get("output", ""))[:200_000],
+                       message.get("error") if isinstance(message.get("error"), dict) else {},
+                       str(message.get("message", ""))[:1000], message.get("data"))
+
+
+def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, mounts: list[Mount],
+              config: Config, deadline: float, outcomes: dict[str, StepOutcome]) -> tuple[SandboxRun, str | None, float]:
+    """Run the steps not in `skip` once; return the run, the step that hung or crashed it, preload time."""
+    limits = config.limits
+    todo = [s for s in steps if s.id not in skip]
+    job = {**job, "steps": [s.job(limits.cell_timeout) for s in todo]}
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "PYTHONPATH": "/opt/autograder",
+           "AUTOGRADER_DATA": "/data", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
+    sandbox = Sandbox([sys.executable, "-m", "sandboxed.runner"], mounts, limits, env,
+                      json.dumps(job).encode(), sandboxed=not config.allow_unsandboxed)
+    current, preload = None, 0.0
+    quiet = 120.0  # start-up (imports) may be slow on a loaded machine
+    while True:
+        budget = min(quiet, deadline - time.monotonic())
+        try:
+            message = sandbox.read_message(max(budget, 0.0))
+        except TimeoutError:
+            sandbox.kill()
+            return sandbox.finish(), current or "start-up", preload
+        if message is None:  # the sandbox ended: normally after "done", else a step crashed it
+            run = sandbox.finish()
+            return run, current, preload
+        kind = message.get("type")
+        if kind == "ready":
+            preload = float(message.get("preload_s", 0))
+        elif kind == "start":
+            current = str(message.get("id"))
+            quiet = limits.cell_timeout + limits.grace
+        elif kind == "end" and message.get("id") == current:
+            outcomes[current] = _outcome(message)
+            current = None
+        elif kind == "done":
+            return sandbox.finish(), None, preload
+
+
+def execute(steps: list[Step], job: dict, mounts: list[Mount], config: Config) -> Execution:
+    """Return the outcome of every step, re-running without any step that hangs or kills the sandbox."""
+    started = time.monotonic()
+    deadline = started + config.limits.notebook_timeout
+    outcomes: dict[str, StepOutcome] = {}
+    skip: dict[str, StepOutcome] = {}
+    runs, preload = [], 0.0
+    for _ in range(MAX_RERUNS + 1):
+        outcomes.clear()
+        run, culprit, preload = _run_once(steps, skip, job, mounts, config, deadline, outcomes)
+        runs.append(run)
+        if culprit is None or culprit == "start-up" or time.monotonic() >= deadline:
+            break
+        hung = run.status == "timeout"
+        reason = ("it ran past its time limit and ignored the interrupt" if hung
+                  else f"the process ended during it ({_describe_exit(run)})")
+        skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=reason)
+    outcomes.update(skip)
+    if culprit == "start-up":
+        reason = "the sandbox did not start: " + (runs[-1].stderr.strip().splitlines() or ["no output"])[-1][:300]
+        for step in steps:
+            outcomes.setdefault(step.id, StepOutcome("crashed", message=reason))
+    elif culprit is not None:  # out of reruns or notebook time: everything unfinished is recorded as such
+        over_time = time.monotonic() >= deadline
+        outcomes.setdefault(culprit, StepOutcome("timeout" if over_time else "crashed",
+                                                 message="the notebook ran out of time here" if over_time else "the process ended here"))
+    for step in steps:
+        outcomes.setdefault(step.id, StepOutcome("not_run", message="not reached: an earlier cell used up the notebook's time"))
+    return Execution(outcomes, tuple(runs), preload, time.monotonic() - started)
+
+
+def _describe_exit(run: SandboxRun) -> str:
+    if run.signal:
+        return f"killed by signal {run.signal}" + (" — out of memory?" if run.signal == 9 else "")
+    return f"exit code {run.exit_code}"

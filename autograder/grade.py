@@ -1,0 +1,168 @@
+"""Grade one submission: read it, run it in the sandbox with probes, judge with hidden pytest graders."""
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from .config import Config
+from .course import Lesson, get_lesson, lesson_grade_ids
+from .execute import Execution, StepOutcome, execute, plan_steps, sandbox_mounts
+from .notebook import NotebookError, lesson_of, read_notebook, restore_locked_cells, skip_ids
+from .pytest_plugin import OutcomeCollector
+from .results import ExerciseResult, SubmissionResult
+from .sandbox import SandboxUnavailableError, bubblewrap_available
+
+UNSANDBOXED = "none (UNSANDBOXED: student code ran without isolation)"
+
+
+class GraderError(RuntimeError):
+    """The graders themselves could not run (an infrastructure failure, never a student's zero)."""
+
+
+@dataclass(frozen=True)
+class Probed:
+    """A submission executed in the sandbox: its probe records and everything needed to judge them."""
+
+    lesson: Lesson
+    seed: int
+    inputs: dict
+    records: dict[str, dict]
+    execution: Execution
+    notes: tuple[str, ...]
+
+
+@cache
+def _sandbox_ready() -> bool:
+    return bubblewrap_available()
+
+
+def submitted_files(notebook: Path, names: tuple[str, ...], max_mb: int) -> tuple[dict[str, Path], list[str]]:
+    """Return the side files found beside the notebook (regular files under the size cap), and notes."""
+    found, notes = {}, []
+    for name in names:
+        path = notebook.parent / name
+        if not path.exists():
+            continue
+        if path.is_symlink() or not path.is_file():
+            notes.append(f"`{name}` is not a regular file and was ignored")
+        elif path.stat().st_size > max_mb << 20:
+            notes.append(f"`{name}` is larger than {max_mb} MB and was ignored")
+        else:
+            found[name] = path.resolve()
+    return found, notes
+
+
+def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
+    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
+    if not config.allow_unsandboxed and not _sandbox_ready():
+        raise SandboxUnavailableError("bubblewrap cannot run here (apt-get install bubblewrap); "
+                                      "set allow_unsandboxed only where you accept running student code unisolated")
+    notebook = Path(notebook)
+    nb = read_notebook(notebook)
+    name = lesson or lesson_of(nb, lesson_grade_ids(config.course_root))
+    if name is None:
+        raise NotebookError(f"{notebook.name}: no exercise of any lesson in this course was found; pass --lesson")
+    the_lesson = get_lesson(config.course_root, name)
+    nb, notes = restore_locked_cells(nb, the_lesson.released)
+    seed = secrets.randbits(31) if seed is None else seed
+    grader = the_lesson.grader
+    inputs = grader.hidden_inputs(seed)
+    files, file_notes = submitted_files(notebook, grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
+    steps = plan_steps(nb, {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises}, skip_ids(the_lesson.released))
+    job = {"lesson": name, "preload": list(grader.PRELOAD), "files": sorted(files), "seed": 0,
+           "output_cap": config.limits.output_kb << 10}
+    execution = execute(steps, job, sandbox_mounts(config, grader.DATA_FILES, files), config)
+    records = {}
+    for exercise in the_lesson.exercises:
+        outcome = execution.outcomes[f"probe-{exercise.id}"]
+        records[exercise.id] = {"status": outcome.status, "data": outcome.data}
+    return Probed(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes))
+
+
+def run_graders(probed: Probed, config: Config) -> list[dict]:
+    """Return one record per hidden test (exercise, weight, outcome, feedback), from pytest."""
+    collector = OutcomeCollector()
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        records_file = Path(tmp) / "records.json"
+        records_file.write_text(json.dumps({"lesson": probed.lesson.name, "seed": probed.seed, "inputs": probed.inputs,
+                                            "records": probed.records, "course_root": str(config.course_root)}))
+        code = pytest.main([str(probed.lesson.grader_dir), "--probe-records", str(records_file),
+                            "-p", "no:cacheprovider", "-p", "no:terminal", "--rootdir", str(config.course_root)],
+                           plugins=[collector])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise GraderError(f"the hidden graders of {probed.lesson.name} could not run (pytest exit code {int(code)})")
+    broken = [r["detail"] for r in collector.records if r.get("internal")]
+    if broken:
+        raise GraderError(broken[0])
+    return collector.records
+
+
+def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: StepOutcome | None,
+                   tests: list[dict], cell_timeout: float) -> ExerciseResult:
+    """Return one exercise's grade from its answer cell, its probe and its hidden tests."""
+    fail = lambda outcome, feedback, detail="": ExerciseResult(exercise, outcome, 0.0, points, feedback, detail)
+    if answer is not None and answer.status == "timeout":
+        return fail("timeout", f"Your answer cell did not finish within {cell_timeout:.0f} s (an endless loop?) "
+                               "and was stopped.", answer.message)
+    if answer is not None and answer.status == "crashed":
+        return fail("error", f"Your answer cell ended the Python process ({answer.message}); it was skipped.")
+    cell_error = ""
+    if answer is not None and answer.status == "error" and answer.error:
+        cell_error = f" Your answer cell raised {answer.error.get('ename')}: {answer.error.get('evalue', '')[:200]}"
+        cell_error = cell_error.rstrip(": ") + "."
+    if probe.status == "error" and probe.error.get("ename") == "NotImplementedError":
+        return fail("missing", "Not answered yet: your code still raises NotImplementedError.")
+    if probe.status == "missing":
+        return fail("missing", (probe.message or "Your answer is missing.") + cell_error)
+    if probe.status == "error":
+        error = probe.error
+        return fail("error", f"Calling your code raised {error.get('ename', 'an error')}: "
+                             f"{error.get('evalue', '')[:300]}".rstrip(": ") + ".", error.get("summary", ""))
+    if probe.status in ("timeout", "not_run"):
+        return fail("timeout", probe.message or f"Your code did not finish within {cell_timeout:.0f} s when the "
+                                                "grader called it.")
+    if probe.status != "ok":
+        return fail("error", f"Grading your code ended the Python process ({probe.message}).")
+    if not tests:
+        return fail("error", "This exercise has no hidden grader; please tell your instructor.",
+                    "no tests collected for this exercise")
+    total = sum(t["weight"] for t in tests)
+    earned = sum(t["weight"] for t in tests if t["outcome"] == "passed")
+    score = round(points * earned / total, 4) if total else 0.0
+    failing = list(dict.fromkeys(t["feedback"] for t in tests if t["outcome"] != "passed" and t["feedback"]))
+    detail = "; ".join(f"{t['nodeid'].split('::')[-1]}: {t['outcome']}" for t in tests if t["outcome"] != "passed")
+    detail += "".join("\n" + t["detail"] for t in tests if t.get("detail"))
+    if earned == total:
+        return ExerciseResult(exercise, "passed", points, points, "All checks passed.")
+    return ExerciseResult(exercise, "failed", score, points, " ".join(failing[:3]) or "Some checks failed.", detail)
+
+
+def grade_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> SubmissionResult:
+    """Return the grade of one submitted notebook (raises NotebookError for input that cannot be graded)."""
+    started = time.monotonic()
+    probed = probe_submission(notebook, config, lesson, seed)
+    executed = time.monotonic()
+    tests = run_graders(probed, config)
+    results = []
+    for exercise in probed.lesson.exercises:
+        mine = [t for t in tests if t["exercise"] == exercise.id]
+        results.append(score_exercise(exercise.id, exercise.points, probed.execution.outcomes[f"probe-{exercise.id}"],
+                                      probed.execution.outcomes.get(f"answer-{exercise.id}"), mine,
+                                      config.limits.cell_timeout))
+    runs = probed.execution.runs
+    timings = {"sandbox_start": round(probed.execution.preload_seconds, 3),
+               "execution": round(probed.execution.wall_seconds, 3),
+               "grading": round(time.monotonic() - executed, 3),
+               "total": round(time.monotonic() - started, 3), "sandbox_runs": len(runs)}
+    notes = list(probed.notes)
+    notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run: {o.message}" for sid, o in
+              probed.execution.outcomes.items() if o.status in ("timeout", "crashed") and o.message]
+    sandbox = UNSANDBOXED if config.allow_unsandboxed else "bubblewrap"
+    return SubmissionResult(probed.lesson.name, tuple(results), probed.seed, sandbox, timings, tuple(notes))

@@ -1,0 +1,1 @@
+"""Hidden graders, one package per lesson. Never mounted into the sandbox."""

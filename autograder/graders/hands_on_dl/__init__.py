@@ -1,0 +1,74 @@
+"""hands_on_dl: hidden inputs drawn per grading run, the files a submission carries, the data it reads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SUBMITTED_FILES = ("fashion_model.pth", "mnist_model.pth")
+PRELOAD = ("torch", "torchvision", "numpy", "matplotlib.pyplot")
+TEST_IMAGES = {"fashion_accuracy": "FashionMNIST/raw/t10k-images-idx3-ubyte",
+               "mnist_accuracy": "MNIST/raw/t10k-images-idx3-ubyte"}
+TEST_LABELS = {"fashion_accuracy": "FashionMNIST/raw/t10k-labels-idx1-ubyte",
+               "mnist_accuracy": "MNIST/raw/t10k-labels-idx1-ubyte"}
+# what the sandbox may read: training sets and test images; never the test labels
+DATA_FILES = tuple(f"{name}/raw/{kind}" for name in ("FashionMNIST", "MNIST")
+                   for kind in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"))
+
+
+def _f32(array: np.ndarray) -> list:
+    """Return float32-exact values as nested lists (they survive JSON and torch.tensor unchanged)."""
+    return np.asarray(array, dtype=np.float32).astype(np.float64).tolist()
+
+
+def _layers(rng: np.random.Generator, widths: list[int]) -> list[dict]:
+    return [{"weight": _f32(rng.normal(0, 0.6, (n_out, n_in))), "bias": _f32(rng.normal(0, 0.3, n_out))}
+            for n_in, n_out in zip(widths[:-1], widths[1:])]
+
+
+def _forward_case(rng: np.random.Generator, activation: str | None, batched: bool) -> dict:
+    width_in, width_out = int(rng.integers(3, 10)), int(rng.integers(1, 5))
+    profile = [int(w) for w in rng.integers(2, 9, size=int(rng.integers(1, 4)))]
+    shape = (int(rng.integers(2, 6)), width_in) if batched else (width_in,)
+    return {"input_width": width_in, "profile": profile, "output_width": width_out, "activation": activation,
+            "layers": _layers(rng, [width_in, *profile, width_out]), "inputs": _f32(rng.normal(0, 1, shape))}
+
+
+def hidden_inputs(seed: int) -> dict[str, dict]:
+    """Return this run's hidden inputs per exercise, drawn from `seed` (recorded in the result)."""
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(8, 40))
+    x = rng.uniform(0.2, 1.0, count)
+    p_true = float(rng.choice([-1, 1]) * rng.uniform(0.5, 3.0))
+    learning_rate = float(rng.choice([0.01, 0.05, 0.1]))
+    runs = [{"seed": int(rng.integers(1, 2**31)), "learning_rate": learning_rate, "iterations": n} for n in (1, 3, 10, 50)]
+    runs.append({"seed": int(rng.integers(1, 2**31)), "learning_rate": 0.01, "iterations": 50})
+    width_in, width_out = int(rng.integers(4, 9)), int(rng.integers(1, 4))
+    profile = [int(w) for w in rng.integers(3, 8, size=2)]
+    rows = _f32(rng.normal(0, 1, (2, width_in)))
+    return {
+        "gradient_loop": {"x": _f32(x), "y": _f32(p_true * np.asarray(_f32(x))), "runs": runs},
+        "deep_forward": {"cases": [_forward_case(rng, None, True), _forward_case(rng, None, False),
+                                   _forward_case(rng, "sigmoid", True), _forward_case(rng, "tanh", False)]},
+        "twin_tower": {"input_width": width_in, "profile": profile, "output_width": width_out,
+                       "layers": _layers(rng, [width_in, *profile, width_out]), "inputs": rows,
+                       "equal_row": _f32(rng.normal(0, 1, width_in))},
+        **{exercise: {"images": f"/data/{path}"} for exercise, path in TEST_IMAGES.items()},
+    }
+
+
+def boolean_function():
+    """Return the notebook's seeded Boolean function as (data_x, data_y) tensors."""
+    from autograder.course import Lesson
+    from autograder.config import find_course_root
+
+    solutions = Lesson("hands_on_dl", find_course_root(Path(__file__))).solutions()
+    return solutions.boolean_function_dataset()
+
+
+def held_out_labels(exercise: str) -> np.ndarray:
+    """Return the test-set labels for an accuracy exercise, read in the trusted process only."""
+    from autograder.config import load_config
+    from autograder.datasets import read_idx
+
+    return read_idx(load_config().data_root / TEST_LABELS[exercise]).astype(np.int64)

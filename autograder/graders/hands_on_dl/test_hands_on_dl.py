@@ -1,0 +1,191 @@
+"""Hidden graders for hands_on_dl: each test judges one property of one exercise's probe data.
+Feedback says what kind of thing was expected, never the expected value or the hidden inputs."""
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from autograder.judge import accuracy, as_int, close, exercise, expect, expect_tensor, is_number
+
+CALIBRATION = Path(__file__).resolve().parents[3] / "solutions" / "hands_on_dl_calibration.json"
+ACCURACY_THRESHOLDS = {"fashion_accuracy": 0.85, "mnist_accuracy": 0.97}
+
+
+@cache
+def calibration() -> dict:
+    return json.loads(CALIBRATION.read_text())
+
+
+@exercise("identity_tensor")
+def test_identity_tensor_is_float_3x3(student):
+    expect_tensor(student, "`I_tensor`", shape=[3, 3], floating=True)
+
+
+@exercise("identity_tensor")
+def test_identity_tensor_values(student):
+    values = expect_tensor(student, "`I_tensor`", shape=[3, 3])
+    expect(close(values, np.eye(3), rtol=0, atol=1e-6), "`I_tensor` is not an identity matrix.")
+
+
+@exercise("tensor_shape")
+def test_tensor_shape_intended(student):
+    expect(student["intended"] == [3, 3], "`I_tensor_shape_intended` is not the shape a 3x3 identity matrix has.")
+
+
+@exercise("tensor_shape")
+def test_tensor_shape_read_from_tensor(student):
+    expect(student["shape_kind"] in ("Size", "tuple", "list"), "`I_tensor_shape` should be a torch.Size.")
+    expect(student["shape"] == [3, 3] and student["matches_I_tensor"],
+           "`I_tensor_shape` should be read from `I_tensor` itself (its .shape or .size()).")
+
+
+@exercise("sqrt_b_cubed")
+def test_sqrt_b_cubed_values(student, reference):
+    values = expect_tensor(student, "`B_sqrt_cubed`", shape=reference["shape"], floating=True)
+    expect(close(values, reference["values"], rtol=1e-5), "`B_sqrt_cubed` does not hold the square root of B^3.")
+
+
+@exercise("gradients_for_p")
+def test_gradients_for_p_keys(student, reference):
+    expect(student["kind"] == "dict", "`p_gradients` should be a dict mapping each p to its gradient.")
+    wanted = sorted(p for p, _ in reference["gradients"])
+    expect(close(sorted(p for p, _ in student["gradients"]), wanted, atol=1e-9),
+           "`p_gradients` should have exactly the keys 0.75, 0.5, 0.25 and 0.2.")
+
+
+@exercise("gradients_for_p", weight=3)
+def test_gradients_for_p_values(student, reference):
+    expect(student["kind"] == "dict", "`p_gradients` should be a dict mapping each p to its gradient.")
+    got = {round(p, 6): g for p, g in student["gradients"]}
+    for p, gradient in reference["gradients"]:
+        value = got.get(round(p, 6))
+        expect(is_number(value), f"`p_gradients[{p}]` should be a number (use p.grad.item()).")
+        expect(abs(value - gradient) <= 1e-4, f"The gradient for p = {p} is not what autograd gives "
+                                              "for the loss (p*x - 1)**2 at x = 5.2.")
+
+
+@exercise("gradient_loop", weight=2)
+def test_gradient_loop_trajectory(student, reference):
+    finals, expected = student["p_after_runs"], reference["p_after_runs"]
+    expect(all(is_number(v) for v in finals), "After `train_f` runs, the global `p` should hold a one-element tensor.")
+    expect(close(finals[:4], expected[:4], rtol=1e-4, atol=1e-6),
+           "The values of `p` after 1, 3, 10 and 50 iterations do not follow gradient descent from the value "
+           "drawn by torch.rand (check the initialisation, the loss, the update and the zeroing of p.grad).")
+
+
+@exercise("gradient_loop")
+def test_gradient_loop_default_learning_rate(student, reference):
+    value, expected = student["p_after_runs"][4], reference["p_after_runs"][4]
+    expect(is_number(value) and close(value, expected, rtol=1e-4, atol=1e-6),
+           "`train_f` with its default learning rate does not follow gradient descent.")
+
+
+@exercise("deep_forward")
+def test_deep_forward_structure(student):
+    expect(student["has_layer_list"] and student["has_output_layer"],
+           "Keep `self.layers` as an nn.ModuleList and `self.output_layer` as the final nn.Linear.")
+
+
+@exercise("deep_forward", weight=2)
+def test_deep_forward_without_output_activation(student, reference):
+    for got, expected in zip(student["outputs"][:2], reference["outputs"][:2]):
+        expect(got["shape"] == expected["shape"], "The output of `forward` has the wrong shape "
+                                                  "(for a single input vector or for a batch).")
+        expect(close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
+               "`forward` gives wrong outputs: pass the input through every layer in `self.layers`, "
+               "then `self.output_layer`.")
+
+
+@exercise("deep_forward", weight=2)
+def test_deep_forward_with_output_activation(student, reference):
+    for got, expected in zip(student["outputs"][2:], reference["outputs"][2:]):
+        expect(got["shape"] == expected["shape"] and close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
+               "With an output activation, `forward` must apply `self.output_activation` to the output layer's result.")
+
+
+@exercise("twin_tower")
+def test_twin_tower_has_one_tower(student, reference):
+    expect(student["parameter_count"] == reference["parameter_count"],
+           "`TwinDeepNeuralNet` should hold the parameters of exactly one DeepNeuralNet, shared by both inputs.")
+
+
+@exercise("twin_tower")
+def test_twin_tower_shares_weights(student):
+    expect(student["equal_rows_equal"], "Two equal input rows should give two equal output rows.")
+    expect(student["rows_share_parameters"], "The query row and the value row should reach the same parameters "
+                                             "(one shared tower, not two).")
+
+
+@exercise("twin_tower", weight=2)
+def test_twin_tower_outputs(student, reference):
+    expect("outputs" in student, "`TwinDeepNeuralNet` should be built from a single DeepNeuralNet.")
+    expect(close(student["outputs"], reference["outputs"], rtol=1e-4, atol=1e-5),
+           "The output should be the tower applied to row 0 (query) and to row 1 (value), in that order.")
+
+
+@exercise("minimal_width")
+def test_minimal_width_is_an_integer(student):
+    expect(as_int(student["value"]) is not None, "`w_1` should be a whole number of neurons.")
+
+
+@exercise("minimal_width", weight=3)
+def test_minimal_width_in_calibrated_band(student):
+    low, high = calibration()["w1_band"]
+    value = as_int(student["value"])
+    expect(value is not None and low <= value <= high,
+           "`w_1` is not the least width that learns f to a loss of 0.001 under the lesson's protocol "
+           "(Adam, lr 5e-3, batch 4, 250 epochs).")
+
+
+@cache
+def learns_f(profile: tuple[int, ...]) -> bool:
+    """Return True when the judge's own training of `profile` reaches the loss on a majority of seeds."""
+    from autograder.replicas import train_replicas
+
+    from . import boolean_function
+
+    settings = calibration()
+    seeds = settings["verification_seeds"]
+    losses = train_replicas(list(profile), seeds, *boolean_function())
+    return int((losses <= settings["protocol"]["loss_threshold"]).sum()) * 2 > len(seeds)
+
+
+@exercise("deep_minimal_width")
+def test_deep_minimal_width_is_deep_and_small(student):
+    profile = student.get("profile")
+    widths = [as_int(w) for w in profile] if isinstance(profile, list) else []
+    expect(len(widths) >= 2 and all(w is not None and w >= 1 for w in widths),
+           "`hidden_layer_profile_2` should list at least two positive layer widths.")
+    expect(sum(widths) < calibration()["w1_reference"],
+           "`hidden_layer_profile_2` should use fewer neurons in total than the least one-layer width.")
+
+
+@exercise("deep_minimal_width", weight=2)
+def test_deep_minimal_width_learns(student):
+    widths = [as_int(w) for w in student.get("profile") or []]
+    expect(len(widths) >= 2 and all(w is not None and 1 <= w <= 256 for w in widths),
+           "`hidden_layer_profile_2` should list at least two positive layer widths.")
+    expect(learns_f(tuple(widths)), "Trained under the lesson's protocol, this profile does not reach a loss of "
+                                    "0.001 on most seeds: it needs more neurons.")
+
+
+def _judge_accuracy(name: str, student) -> None:
+    from . import held_out_labels
+
+    score = accuracy(student["predictions"], held_out_labels(name))
+    threshold = ACCURACY_THRESHOLDS[name]
+    expect(score >= threshold, f"Your network's test accuracy is {score:.2%}; it needs at least {threshold:.0%}. "
+                               "Train longer or change the architecture, then save the weights again.")
+
+
+@exercise("fashion_accuracy")
+def test_fashion_accuracy_reaches_threshold(student):
+    _judge_accuracy("fashion_accuracy", student)
+
+
+@exercise("mnist_accuracy")
+def test_mnist_accuracy_reaches_threshold(student):
+    _judge_accuracy("mnist_accuracy", student)

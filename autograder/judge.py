@@ -1,0 +1,62 @@
+"""What hidden graders use to judge probe data: failures that carry student-facing feedback,
+and comparisons that never put the expected value into that feedback."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+EXERCISE_MARK = "exercise"
+
+
+class GradingFailure(AssertionError):
+    """A check the submission did not pass; the message is shown to the student as is."""
+
+
+def exercise(name: str, weight: float = 1.0):
+    """Return a pytest mark tying a test to an exercise; the exercise's points split by weight."""
+    return getattr(pytest.mark, EXERCISE_MARK)(name, weight=weight)
+
+
+def expect(condition: object, feedback: str) -> None:
+    """Raise GradingFailure(feedback) unless `condition` holds."""
+    if not condition:
+        raise GradingFailure(feedback)
+
+
+def expect_tensor(summary: dict, what: str, shape: Sequence[int] | None = None, floating: bool = False) -> np.ndarray:
+    """Return the values of a probed tensor after checking its kind, dtype family and shape."""
+    expect(summary.get("kind") == "tensor", f"{what} should be a torch tensor, not {summary.get('kind')}.")
+    if floating:
+        expect(summary["dtype"].startswith(("float", "bfloat")),
+               f"{what} should have a floating-point dtype (it is {summary['dtype']}).")
+    if shape is not None:
+        expect(list(summary["shape"]) == list(shape),
+               f"{what} has shape {summary['shape']}; check its size in every dimension.")
+    expect(summary.get("values") is not None, f"{what} is far too large.")
+    return np.asarray(summary["values"], dtype=np.float64)
+
+
+def close(actual, expected, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    """Return True when two arrays (or numbers) have one shape and agree within tolerance."""
+    a, b = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+
+
+def is_number(value: object) -> bool:
+    """Return True for a finite int or float (bools excluded)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def as_int(value: object) -> int | None:
+    """Return an integral number as int (3 and 3.0 alike), else None."""
+    return int(value) if is_number(value) and float(value).is_integer() else None
+
+
+def accuracy(predictions: Sequence[int], labels: np.ndarray) -> float:
+    """Return the fraction of predictions equal to the held-out labels (0 for a wrong count)."""
+    if not isinstance(predictions, list) or len(predictions) != len(labels):
+        return 0.0
+    return float(np.mean(np.asarray(predictions) == labels))

@@ -1,0 +1,142 @@
+"""The pytest side of grading: fixtures that hand hidden graders the student's probe data and the
+reference's, and a report hook that turns each test into a scored, student-safe record.
+
+Run as plain pytest (`pytest autograder/graders/LESSON`), the graders judge the lesson's own source
+notebook, executed in the sandbox: instructors check their graders like any test suite."""
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .judge import EXERCISE_MARK, GradingFailure
+
+UNREADABLE = "This check could not read your answer: it has an unexpected type or structure."
+
+
+class ReferenceError_(RuntimeError):
+    """The reference solution itself could not be probed: an instructor's problem, never a student's."""
+
+
+@dataclass
+class GradingSession:
+    """The data one grading run shares between tests: seed, hidden inputs, student probe records."""
+
+    lesson: str
+    seed: int
+    inputs: dict
+    records: dict  # exercise -> {"status", "data", "message"}
+    course_root: Path
+    _reference: dict = field(default_factory=dict)
+
+    def reference(self, exercise: str):
+        """Return the reference probe data for `exercise`, computed here in the trusted process."""
+        if exercise not in self._reference:
+            import importlib
+
+            import torch
+
+            from .course import Lesson
+
+            solutions = Lesson(self.lesson, self.course_root).solutions()
+            probes = importlib.import_module(f"autograder.sandboxed.probes.{self.lesson}")
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    self._reference[exercise] = getattr(probes, f"probe_{exercise}")(
+                        vars(solutions), **self.inputs.get(exercise, {}))
+            except Exception as exc:
+                raise ReferenceError_(f"probing solutions/{self.lesson}.py for {exercise} failed: {exc!r}") from exc
+        return self._reference[exercise]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--probe-records", default=None,
+                    help="JSON of a submission's probe records (written by `autograder grade`); "
+                         "without it the graders judge the lesson's source notebook")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{EXERCISE_MARK}(name, weight=1.0): the exercise a hidden test grades")
+
+
+def exercise_of(item: pytest.Item) -> tuple[str, float]:
+    """Return the exercise a test grades and its weight, from its mark."""
+    mark = item.get_closest_marker(EXERCISE_MARK)
+    if mark is None:
+        raise pytest.UsageError(f"{item.nodeid} has no @exercise(...) mark")
+    return mark.args[0], float(mark.kwargs.get("weight", 1.0))
+
+
+@pytest.fixture(scope="module")
+def grading(request: pytest.FixtureRequest) -> GradingSession:
+    """Return this run's grading session: from --probe-records, else grade the source notebook now."""
+    path = request.config.getoption("probe_records")
+    if path:
+        data = json.loads(Path(path).read_text())
+        return GradingSession(data["lesson"], data["seed"], data["inputs"], data["records"], Path(data["course_root"]))
+    from .config import load_config
+    from .course import get_lesson
+    from .grade import probe_submission
+
+    name = Path(request.module.__file__).parent.name  # autograder/graders/<lesson>/test_<lesson>.py
+    config = load_config()
+    probed = probe_submission(get_lesson(config.course_root, name).source_notebook, config, lesson=name)
+    return GradingSession(name, probed.seed, probed.inputs, probed.records, config.course_root)
+
+
+@pytest.fixture
+def student(request: pytest.FixtureRequest, grading: GradingSession):
+    """Return the student's probe data for this test's exercise (skips when the probe produced none)."""
+    name, _ = exercise_of(request.node)
+    record = grading.records.get(name, {"status": "missing"})
+    if record["status"] != "ok":
+        pytest.skip(f"no probe data for {name}: {record['status']}")
+    return record["data"]
+
+
+@pytest.fixture
+def reference(request: pytest.FixtureRequest, grading: GradingSession):
+    """Return the reference solution's probe data for this test's exercise, on the same hidden inputs."""
+    return grading.reference(exercise_of(request.node)[0])
+
+
+@pytest.fixture
+def hidden(request: pytest.FixtureRequest, grading: GradingSession) -> dict:
+    """Return the hidden inputs this run drew for this test's exercise."""
+    return grading.inputs.get(exercise_of(request.node)[0], {})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+        name, weight = exercise_of(item)
+        feedback, detail, internal = "", "", False
+        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            if call.excinfo.errisinstance(GradingFailure):
+                feedback = str(call.excinfo.value).split("\n")[0]
+            elif call.excinfo.errisinstance(ReferenceError_):
+                internal = True
+                detail = str(call.excinfo.value)
+            else:
+                feedback = UNREADABLE
+                detail = "".join(traceback.format_exception(call.excinfo.value))[-3000:]
+        report.user_properties += [("exercise", name), ("weight", weight), ("feedback", feedback), ("detail", detail),
+                                   ("internal", internal)]
+    return report
+
+
+@dataclass
+class OutcomeCollector:
+    """A pytest plugin object collecting (exercise, weight, outcome, feedback, detail) per test."""
+
+    records: list[dict] = field(default_factory=list)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "exercise" in props and not any(r["nodeid"] == report.nodeid for r in self.records):
+            self.records.append({"nodeid": report.nodeid, "outcome": report.outcome, **props})

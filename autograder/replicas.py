@@ -1,0 +1,138 @@
+"""Train many small MLP replicas of the hands-on-DL lesson as one vectorised model.
+
+Replica r is the lesson's net (Linear+ReLU per hidden width, Linear, Sigmoid)
+trained with BCELoss, Adam and a shuffled DataLoader of batches of 4.  Its
+weights sit on a leading replica dim of stacked tensors, and its random numbers
+come from a generator seeded with its seed, drawn in the order `train_one`
+draws them from the global RNG after `torch.manual_seed(seed)`, so a replica
+retraces `train_one` up to float rounding.  Batched matmuls never mix replicas
+and Adam is elementwise, so one Adam over all stacked weights is R separate Adams.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+aten = torch.ops.aten
+
+def lesson_data() -> tuple[Tensor, Tensor]:
+    """Return (data_x, data_y): the 256 8-bit inputs and the lesson's random Boolean targets."""
+    gen = torch.Generator().manual_seed(1234)  # the same stream as torch.manual_seed(1234)
+    data_x = torch.tensor([[(i >> k) & 1 for k in range(8)] for i in range(256)], dtype=torch.float)
+    return data_x, torch.randint(low=0, high=2, size=(256, 8), generator=gen).type(torch.float)
+
+
+def _linear_init(fan_in: int, fan_out: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Return (weight [fan_out, fan_in], bias [fan_out]) drawn from `gen` as nn.Linear draws them."""
+    weight = nn.init.kaiming_uniform_(torch.empty(fan_out, fan_in), a=math.sqrt(5), generator=gen)
+    bound = 1 / math.sqrt(fan_in)
+    return weight, nn.init.uniform_(torch.empty(fan_out), -bound, bound, generator=gen)
+
+
+def _epoch_order(gen: torch.Generator, n: int) -> Tensor:
+    """Return the row order DataLoader(shuffle=True) uses for one epoch when `gen` is the global RNG."""
+    torch.empty((), dtype=torch.int64).random_(generator=gen)  # the loader iterator's base seed
+    seed = int(torch.empty((), dtype=torch.int64).random_(generator=gen))  # RandomSampler's seed
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def _train_stacked(
+    profiles: list[list[int]], seeds: list[int], data_x: Tensor, data_y: Tensor,
+    epochs: int, batch_size: int, lr: float,
+) -> Tensor:
+    """Return the least epoch-mean loss of each replica r (hidden widths profiles[r], seed seeds[r]).
+
+    All profiles have the same depth.  Each layer is zero-padded to its widest
+    replica; a padded unit outputs relu(0) = 0 and gets an exact-zero gradient,
+    which Adam turns into an exact-zero update, so it stays inert for ever.
+    Gradients are written by hand with the kernels autograd itself calls
+    (autograd's per-step bookkeeping would cost more than the arithmetic).
+    """
+    n, replicas = len(data_x), len(profiles)
+    gens = [torch.Generator().manual_seed(seed) for seed in seeds]
+    padded = [data_x.shape[1], *map(max, zip(*profiles)), data_y.shape[1]]
+    shapes = [shape for a, b in zip(padded, padded[1:]) for shape in ((replicas, a, b), (replicas, 1, b))]
+    numels = [math.prod(shape) for shape in shapes]
+    theta = torch.zeros(sum(numels))  # every weight and bias, so that Adam is a handful of ops per step
+    theta.grad = torch.zeros_like(theta)
+    params, grads = ([t.view(s) for t, s in zip(flat.split(numels), shapes)] for flat in (theta, theta.grad))
+    weights, biases, weight_grads, bias_grads = params[0::2], params[1::2], grads[0::2], grads[1::2]
+    for r, (profile, gen) in enumerate(zip(profiles, gens)):
+        sizes = [data_x.shape[1], *profile, data_y.shape[1]]
+        for layer, (a, b) in enumerate(zip(sizes, sizes[1:])):
+            weight, bias = _linear_init(a, b, gen)
+            weights[layer][r, :a, :b], biases[layer][r, 0, :b] = weight.T, bias
+    optimizer = torch.optim.Adam([theta], lr=lr)
+    epoch_losses = torch.empty(epochs, replicas, dtype=torch.float64)
+    for epoch in range(epochs):
+        order = torch.stack([_epoch_order(gen, n) for gen in gens])
+        batch_losses = []
+        for x, y in zip(data_x[order].split(batch_size, dim=1), data_y[order].split(batch_size, dim=1)):
+            acts = [x]
+            for weight, bias in zip(weights[:-1], biases[:-1]):
+                acts.append(torch.baddbmm(bias, acts[-1], weight).relu())
+            out = torch.baddbmm(biases[-1], acts[-1], weights[-1]).sigmoid()
+            batch_losses.append(F.binary_cross_entropy(out, y, reduction="none").mean(dim=(1, 2)))
+            grad = torch.tensor(1 / y[0].numel()).expand_as(out)  # d(per-replica mean)/d(element)
+            grad = aten.sigmoid_backward(aten.binary_cross_entropy_backward(grad, out, y, None, 0), out)
+            for layer in reversed(range(len(weights))):
+                torch.sum(grad, dim=1, keepdim=True, out=bias_grads[layer])
+                torch.bmm(acts[layer].transpose(1, 2), grad, out=weight_grads[layer])
+                if layer:
+                    grad = aten.threshold_backward(torch.bmm(grad, weights[layer].transpose(1, 2)), acts[layer], 0)
+            optimizer.step()
+        epoch_losses[epoch] = torch.stack(batch_losses).double().mean(dim=0)
+    return epoch_losses.min(dim=0).values
+
+
+def train_replicas(
+    profile: list[int], seeds: list[int], data_x: Tensor, data_y: Tensor,
+    epochs: int = 250, batch_size: int = 4, lr: float = 5e-3,
+) -> Tensor:
+    """Return the least epoch-mean training loss [len(seeds)] of `profile` trained once per seed."""
+    return _train_stacked([list(profile)] * len(seeds), seeds, data_x, data_y, epochs, batch_size, lr)
+
+
+def train_width_grid(
+    widths: list[int], seeds: list[int], data_x: Tensor, data_y: Tensor,
+    epochs: int = 250, batch_size: int = 4, lr: float = 5e-3,
+) -> dict[int, Tensor]:
+    """Return {width: least losses [len(seeds)]} for one-hidden-layer nets, all trained as one model."""
+    profiles = [[w] for w in widths for _ in seeds]
+    least = _train_stacked(profiles, list(seeds) * len(widths), data_x, data_y, epochs, batch_size, lr)
+    return dict(zip(widths, least.view(len(widths), len(seeds))))
+
+
+def learns(least_losses: Tensor, threshold: float = 1e-3, quorum: int | None = None) -> bool:
+    """Return whether at least `quorum` replicas (default: a strict majority) reach `threshold`."""
+    needed = len(least_losses) // 2 + 1 if quorum is None else quorum
+    return int((least_losses <= threshold).sum()) >= needed
+
+
+def train_one(
+    profile: list[int], seed: int, data_x: Tensor, data_y: Tensor,
+    epochs: int = 250, batch_size: int = 4, lr: float = 5e-3,
+) -> float:
+    """Return the least epoch-mean loss of the lesson's own loop (reseeds the global RNG with `seed`)."""
+    torch.manual_seed(seed)
+    sizes = [data_x.shape[1], *profile]
+    hidden = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+    net = nn.Sequential(*hidden, nn.Linear(sizes[-1], data_y.shape[1]), nn.Sigmoid())
+    loader = DataLoader(TensorDataset(data_x, data_y), batch_size=batch_size, shuffle=True)
+    loss_fn, optimizer = nn.BCELoss(), torch.optim.Adam(net.parameters(), lr=lr)
+    least = math.inf
+    for _ in range(epochs):
+        batch_losses = []
+        for x, y in loader:
+            loss = loss_fn(net(x), y)
+            batch_losses.append(loss.item())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        least = min(least, sum(batch_losses) / len(batch_losses))
+    return least

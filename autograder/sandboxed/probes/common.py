@@ -1,0 +1,97 @@
+"""Helpers shared by every lesson's probes: fetching answers, calling student code, returning plain data."""
+from __future__ import annotations
+
+import math
+import os
+import struct
+
+SUBMISSION_DIR = "/submission"
+
+
+class MissingAnswer(Exception):
+    """The exercise's answer (a name or a submitted file) is not there."""
+
+
+def answer(ns: dict, name: str):
+    """Return the student's value for `name`; raise MissingAnswer when undefined or left as None."""
+    if name not in ns:
+        raise MissingAnswer(f"`{name}` is not defined: run the exercise's cell and check its name.")
+    value = ns[name]
+    if value is None:
+        raise MissingAnswer(f"`{name}` is still None: replace the placeholder with your answer.")
+    return value
+
+
+def plain(value, depth: int = 0):
+    """Return `value` as JSON-able data (tensors and arrays become lists); refuse anything else."""
+    if depth > 20:
+        raise TypeError("answer is nested too deeply")
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return value if math.isfinite(value) else repr(value)
+    if type(value) in (list, tuple):
+        return [plain(v, depth + 1) for v in value]
+    if type(value) is dict:
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    raise TypeError(f"probe returned {type(value).__name__}, which is not plain data")
+
+
+def tensor_summary(value) -> dict:
+    """Return what a grader needs to know about a tensor-like answer: kind, dtype, shape and values."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return {"kind": type(value).__name__}
+    t = torch.Tensor.detach(value).cpu()
+    return {"kind": "tensor", "dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape),
+            "values": torch.Tensor.tolist(t.double()) if t.numel() <= 100_000 else None}
+
+
+def tensor(data, dtype: str = "float32"):
+    """Return a tensor built from probe input lists."""
+    import torch
+
+    return torch.tensor(data, dtype=getattr(torch, dtype))
+
+
+def load_linear_layers(module, layers: list[dict]) -> None:
+    """Copy weights into the nn.Linear layers of `module`, in definition order."""
+    import torch
+
+    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    if len(linears) != len(layers):
+        raise ValueError(f"the network has {len(linears)} linear layers, the architecture asks for {len(layers)}")
+    with torch.no_grad():
+        for linear, params in zip(linears, layers):
+            linear.weight.copy_(tensor(params["weight"]))
+            linear.bias.copy_(tensor(params["bias"]))
+
+
+def read_idx_images(path: str):
+    """Return the images of an IDX file as a float tensor [N, 784] scaled to [0, 1] (as ToTensor does)."""
+    import torch
+
+    with open(path, "rb") as handle:
+        magic, count, rows, cols = struct.unpack(">IIII", handle.read(16))
+        if magic != 2051:
+            raise ValueError(f"{path} is not an IDX image file")
+        data = bytearray(handle.read(count * rows * cols))
+    return torch.frombuffer(data, dtype=torch.uint8).reshape(count, rows * cols).float() / 255.0
+
+
+def predict_with_submitted_weights(ns: dict, net_name: str, weights_file: str, images: str) -> dict:
+    """Return the class predictions of the student's net, loaded from their weights file, on `images`."""
+    import torch
+
+    net = answer(ns, net_name)
+    path = os.path.join(SUBMISSION_DIR, weights_file)
+    if not os.path.isfile(path):
+        raise MissingAnswer(f"`{weights_file}` was not submitted: save your trained weights beside the notebook.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    net.to("cpu").eval()
+    x = read_idx_images(images)
+    with torch.no_grad():
+        predictions = torch.cat([net(batch).argmax(dim=1) for batch in x.split(1000)])
+    return {"predictions": torch.Tensor.tolist(predictions)}

@@ -1,0 +1,214 @@
+"""The in-sandbox notebook runner: executes cells and probes in order, streaming typed JSON messages.
+
+Reads a job (JSON) on stdin: {"steps": [{"id", "kind": "cell"|"probe", ...}], "timeout", "lesson",
+"preload", "files", "seed"}. Writes one JSON line per event to the inherited message descriptor.
+A cell that fails is recorded and execution goes on; a step that overruns its time is interrupted."""
+from __future__ import annotations
+
+import _thread
+import importlib
+import io
+import json
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+import traceback
+
+SUBMISSION_DIR = "/submission"
+
+
+class MessageChannel:
+    """Writes JSON lines to the trusted side over a descriptor the notebook is unlikely to touch."""
+
+    def __init__(self, fd: int):
+        self.fd = os.dup2(fd, 1000 + fd % 1000) if fd < 1000 else fd
+        if self.fd != fd:
+            os.close(fd)
+
+    def send(self, kind: str, **fields) -> None:
+        line = json.dumps({"type": kind, **fields}, default=repr) + "\n"
+        data = line.encode()
+        while data:
+            data = data[os.write(self.fd, data):]
+
+
+class CappedText(io.TextIOBase):
+    """A text stream keeping the first `cap` characters and counting the rest."""
+
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0
+
+    def write(self, text: str) -> int:
+        room = self.cap - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(len(text), room)
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def getvalue(self) -> str:
+        note = f"\n[... {self.dropped} more characters of output dropped]" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+class Watchdog:
+    """Interrupts the main thread (KeyboardInterrupt) when a step overruns its time."""
+
+    def __init__(self):
+        self.token = 0
+        self.fired = False
+        self.lock = threading.Lock()
+
+    def arm(self, seconds: float) -> int:
+        with self.lock:
+            self.token += 1
+            self.fired = False
+            token = self.token
+        timer = threading.Timer(seconds, self._fire, args=(token,))
+        timer.daemon = True
+        timer.start()
+        return token
+
+    def _fire(self, token: int) -> None:
+        with self.lock:
+            if token == self.token:
+                self.fired = True
+                _thread.interrupt_main()
+
+    def disarm(self) -> bool:
+        with self.lock:
+            self.token += 1
+            return self.fired
+
+
+def error_fields(exc: BaseException) -> dict:
+    """Return the student's exception as type, message and a short traceback of their code."""
+    lines = traceback.format_exception_only(type(exc), exc)
+    return {"ename": type(exc).__name__, "evalue": str(exc)[:1000], "summary": "".join(lines)[-1000:]}
+
+
+def preload(modules: list[str]) -> None:
+    """Import heavy modules once, before any student code (the sandbox starts warm)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    for name in modules:
+        importlib.import_module(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every RNG a notebook may draw from, so that the same submission runs the same way."""
+    random.seed(seed)
+    try:
+        import numpy
+        numpy.random.seed(seed)
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def copy_submission_files(names: list[str]) -> None:
+    """Copy the submitted side files (weights) into the work dir; the read-only originals stay for probes."""
+    for name in names:
+        source = os.path.join(SUBMISSION_DIR, name)
+        if os.path.isfile(source):
+            shutil.copyfile(source, name)
+
+
+def make_shell():
+    """Return a fresh IPython shell without history or terminal."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.user_ns["__name__"] = "__main__"
+    return shell
+
+
+def run_cell(shell, source: str, cap: int) -> dict:
+    """Return the outcome of one cell: status, captured output and the student's error if any."""
+    out = CappedText(cap)
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = out
+    try:
+        result = shell.run_cell(source, store_history=False)
+    finally:
+        sys.stdout, sys.stderr = saved
+    error = result.error_before_exec or result.error_in_exec
+    fields = {"status": "ok", "output": out.getvalue()}
+    if isinstance(error, KeyboardInterrupt):
+        fields["status"] = "interrupted"
+    elif error is not None:
+        fields.update(status="error", error=error_fields(error))
+    return fields
+
+
+def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
+    """Return a probe's plain data, or why it could not produce any."""
+    import torch
+
+    from .probes.common import MissingAnswer, plain
+
+    module = importlib.import_module(f".probes.{lesson}", __package__)
+    probe = getattr(module, f"probe_{step['exercise']}")
+    snapshot = dict(namespace)  # a probe may rebind globals (train_f sets p); later cells must not see it
+    out = CappedText(4096)
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = out
+    try:
+        with torch.random.fork_rng(devices=[]):
+            data = plain(probe(namespace, **step.get("inputs", {})))
+        return {"status": "ok", "data": data}
+    except MissingAnswer as exc:
+        return {"status": "missing", "message": str(exc)}
+    except KeyboardInterrupt:
+        return {"status": "interrupted"}
+    except RecursionError as exc:
+        return {"status": "error", "error": error_fields(exc)}
+    except BaseException as exc:  # the student's code raised (SystemExit included): report, go on
+        return {"status": "error", "error": error_fields(exc)}
+    finally:
+        sys.stdout, sys.stderr = saved
+        namespace.clear()
+        namespace.update(snapshot)
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    channel = MessageChannel(int(os.environ["AUTOGRADER_MESSAGE_FD"]))
+    started = time.monotonic()
+    preload(job.get("preload", []))
+    channel.send("ready", preload_s=round(time.monotonic() - started, 3))
+    copy_submission_files(job.get("files", []))
+    seed_everything(job.get("seed", 0))
+    shell = make_shell()
+    watchdog = Watchdog()
+    cap = job.get("output_cap", 65536)
+    for step in job["steps"]:
+        channel.send("start", id=step["id"])
+        begun = time.monotonic()
+        watchdog.arm(step.get("timeout", job.get("timeout", 60)))
+        try:
+            if step["kind"] == "cell":
+                fields = run_cell(shell, step["source"], cap)
+            else:
+                fields = run_probe(shell.user_ns, job["lesson"], step)
+        except KeyboardInterrupt:
+            fields = {"status": "interrupted"}
+        fired = watchdog.disarm()
+        if fired and fields["status"] in ("interrupted", "error"):
+            fields["status"] = "timeout"
+        channel.send("end", id=step["id"], seconds=round(time.monotonic() - begun, 3), **fields)
+    channel.send("done")
+    os._exit(0)  # skip interpreter teardown: student objects may misbehave in __del__
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Prove a lesson: fresh release, no leaks, reference at full marks, every mutant caught where it should be."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from rich.console import Console
+from rich.table import Table
+
+from .batch import BatchItem, grade_many
+from .config import Config
+from .course import Lesson, get_lesson
+from .notebook import cell_index
+from .release import find_leaks, release_is_fresh
+from .results import SubmissionResult
+
+MIN_MUTANTS_PER_EXERCISE = 3
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A wrong-but-plausible submission: one answer cell replaced, or one submitted file changed."""
+
+    exercise: str
+    name: str
+    answer: str | None = None
+    files: dict = field(default_factory=dict)  # name -> "missing" | "untrained" | another submitted file
+
+
+@dataclass(frozen=True)
+class MutantVerdict:
+    mutant: Mutant
+    result: SubmissionResult | None
+    error: str = ""
+
+    @property
+    def caught(self) -> bool:
+        """True when the mutant lost points on its exercise."""
+        mine = self.result and next(e for e in self.result.exercises if e.exercise == self.mutant.exercise)
+        return bool(mine) and mine.score < mine.max_score
+
+    @property
+    def collateral(self) -> list[str]:
+        """Return the other exercises that lost points (a grader must judge its own exercise only)."""
+        if not self.result:
+            return []
+        return [e.exercise for e in self.result.exercises
+                if e.exercise != self.mutant.exercise and e.score < e.max_score]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    lesson: str
+    release_fresh: bool
+    leaks: list[str]
+    reference: SubmissionResult | None
+    reference_error: str
+    mutants: list[MutantVerdict]
+    thin_exercises: list[str]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        full = self.reference is not None and self.reference.score == self.reference.max_score
+        return (self.release_fresh and not self.leaks and full and not self.thin_exercises
+                and all(v.caught and not v.collateral for v in self.mutants))
+
+
+def load_mutants(lesson: Lesson) -> list[Mutant]:
+    """Return the lesson's mutant catalogue (tests/mutants/<lesson>.toml), calibrated values filled in."""
+    path = lesson.root / "tests" / "mutants" / f"{lesson.name}.toml"
+    if not path.is_file():
+        return []
+    calibration_file = lesson.root / "solutions" / f"{lesson.name}_calibration.json"
+    calibration = json.loads(calibration_file.read_text()) if calibration_file.is_file() else {}
+    mutants = []
+    for entry in tomllib.loads(path.read_text())["mutant"]:
+        answer = entry.get("answer")
+        if answer and entry.get("calibrated"):
+            answer = answer.format_map(calibration)
+        mutants.append(Mutant(entry["exercise"], entry["name"], answer and answer.strip() + "\n", entry.get("files", {})))
+    return mutants
+
+
+def build_submission(lesson: Lesson, mutant: Mutant | None, directory: Path) -> Path:
+    """Return a notebook path in `directory`: the source notebook with its weights, one mutant applied."""
+    import torch
+
+    nb = nbformat.read(lesson.source_notebook, as_version=4)
+    source_dir = lesson.source_notebook.parent
+    for name in lesson.grader.SUBMITTED_FILES:
+        if (source_dir / name).is_file():
+            shutil.copyfile(source_dir / name, directory / name)
+    if mutant and mutant.answer is not None:
+        nb.cells[cell_index(nb, mutant.exercise)].source = mutant.answer
+    for name, change in (mutant.files.items() if mutant else ()):
+        if change == "missing":
+            (directory / name).unlink(missing_ok=True)
+        elif change == "untrained":
+            state = torch.load(directory / name, weights_only=True)
+            generator = torch.Generator().manual_seed(0)
+            torch.save({k: torch.randn(v.shape, generator=generator) * 0.01 for k, v in state.items()}, directory / name)
+        else:
+            shutil.copyfile(source_dir / change, directory / name)
+    path = directory / f"{lesson.name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool = True,
+                    seed: int | None = None) -> ValidationReport:
+    """Return the validation report of one lesson."""
+    started = time.monotonic()
+    lesson = get_lesson(config.course_root, name)
+    fresh = release_is_fresh(lesson)
+    leaks = find_leaks(lesson)
+    catalogue = load_mutants(lesson) if mutants else []
+    counts = {e.id: sum(m.exercise == e.id for m in catalogue) for e in lesson.exercises}
+    thin = [e for e, n in counts.items() if mutants and n < MIN_MUTANTS_PER_EXERCISE]
+    with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
+        items = []
+        for index, mutant in enumerate([None, *catalogue]):
+            directory = Path(tmp) / f"{index:03d}"
+            directory.mkdir()
+            items.append(BatchItem(str(index), build_submission(lesson, mutant, directory), name, seed))
+        outcomes = list(grade_many(items, config.course_root, workers).values())
+    reference, reference_error = outcomes[0].result, outcomes[0].error
+    verdicts = [MutantVerdict(m, o.result, o.error) for m, o in zip(catalogue, outcomes[1:])]
+    return ValidationReport(name, fresh, leaks, reference, reference_error, verdicts, thin, time.monotonic() - started)
+
+
+def print_report(report: ValidationReport, console: Console) -> None:
+    """Print a validation report: checks, the reference's grade, and one row per mutant."""
+    mark = lambda ok: "[green]ok[/]" if ok else "[red]FAIL[/]"
+    console.print(f"[bold]{report.lesson}[/]: release fresh {mark(report.release_fresh)}, "
+                  f"no leaks {mark(not report.leaks)}")
+    for leak in report.leaks:
+        console.print(f"  [red]leak:[/] {leak}")
+    ref = report.reference
+    if ref is None:
+        console.print(f"  [red]reference could not be graded:[/] {report.reference_error}")
+    else:
+        console.print(f"  reference: {ref.score:g}/{ref.max_score:g} {mark(ref.score == ref.max_score)} "
+                      f"(seed {ref.seed}, {ref.timings.get('total', 0):.1f} s)")
+        for e in ref.exercises:
+            if e.score < e.max_score:
+                console.print(f"    [red]{e.exercise}[/]: {e.outcome}: {e.feedback} {e.detail[:300]}")
+    if report.mutants:
+        table = Table(title=f"{report.lesson}: mutants", title_justify="left")
+        for column in ("exercise", "mutant", "caught", "score on it", "status", "other exercises hit"):
+            table.add_column(column)
+        for v in report.mutants:
+            mine = v.result and next(e for e in v.result.exercises if e.exercise == v.mutant.exercise)
+            table.add_row(v.mutant.exercise, v.mutant.name, mark(v.caught),
+                          f"{mine.score:g}/{mine.max_score:g}" if mine else v.error[:60],
+                          mine.outcome if mine else "-", ", ".join(v.collateral) or "-")
+        console.print(table)
+        caught = sum(v.caught and not v.collateral for v in report.mutants)
+        console.print(f"  mutants caught on their own exercise only: {caught}/{len(report.mutants)}")
+    for exercise in report.thin_exercises:
+        console.print(f"  [red]{exercise}[/] has fewer than {MIN_MUTANTS_PER_EXERCISE} mutants")
+    console.print(f"  {report.lesson}: {'[green]VALID[/]' if report.ok else '[red]INVALID[/]'} "
+                  f"in {report.seconds:.0f} s")

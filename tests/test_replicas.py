@@ -1,0 +1,61 @@
+"""The vectorised replica trainer retraces the lesson's own training loop, one replica per seed."""
+
+import pytest
+import torch
+
+from autograder.replicas import learns, lesson_data, train_one, train_replicas, train_width_grid
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lesson_data()
+
+
+def test_lesson_data_is_the_notebooks_boolean_function():
+    state = torch.get_rng_state()
+    torch.manual_seed(1234)
+    data_x = torch.tensor([[(i >> k) & 1 for k in range(8)] for i in range(256)], dtype=torch.float)
+    data_y = torch.randint(low=0, high=2, size=(256, 8)).type(torch.float)
+    torch.set_rng_state(state)
+    got_x, got_y = lesson_data()
+    assert torch.equal(got_x, data_x) and torch.equal(got_y, data_y)
+
+
+@pytest.mark.parametrize("profile, seeds", [([5], [0, 1]), ([4, 3], [7, 8])])
+def test_each_replica_retraces_the_lesson_loop(data, profile, seeds):
+    # same initial weights and the same shuffles as nn.Linear + DataLoader after torch.manual_seed(seed)
+    state = torch.get_rng_state()
+    expected = torch.tensor([train_one(profile, seed, *data, epochs=2) for seed in seeds], dtype=torch.float64)
+    torch.set_rng_state(state)
+    got = train_replicas(profile, seeds, *data, epochs=2)
+    assert got.shape == (len(seeds),)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-6)
+    assert len(set(got.tolist())) == len(seeds)  # the seeds really give different trainings
+
+
+def test_replicas_train_independently(data):
+    seeds = [3, 4, 5]
+    together = train_replicas([6, 4], seeds, *data, epochs=3)
+    alone = torch.cat([train_replicas([6, 4], [seed], *data, epochs=3) for seed in seeds])
+    assert torch.allclose(together, alone, rtol=0, atol=1e-5)
+
+
+def test_width_grid_padding_changes_nothing(data):
+    grid = train_width_grid([3, 9, 6], [0, 1], *data, epochs=3)
+    assert list(grid) == [3, 9, 6]
+    for width, least in grid.items():
+        assert torch.allclose(least, train_replicas([width], [0, 1], *data, epochs=3), rtol=0, atol=1e-5)
+    assert grid[9].max() < grid[3].min()  # a wider net is already ahead after 3 epochs
+
+
+def test_least_loss_is_the_best_epoch_so_far(data):
+    short, long = train_replicas([16], [0], *data, epochs=2), train_replicas([16], [0], *data, epochs=8)
+    assert long.item() < short.item() < 0.7
+
+
+def test_learns_needs_a_quorum_at_the_threshold():
+    losses = torch.tensor([5e-4, 1e-3, 2e-3, 0.3])
+    assert not learns(losses)  # 2 of 4 is no strict majority
+    assert learns(losses, quorum=2)
+    assert learns(losses[:3])
+    assert not learns(losses, threshold=1e-4, quorum=1)
