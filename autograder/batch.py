@@ -19,6 +19,7 @@ class BatchItem:
     notebook: Path
     lesson: str | None = None
     seed: int | None = None
+    executed_to: Path | None = None  # where to write the executed notebook
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ def _grade(item: BatchItem, course_root: str, limits: dict) -> tuple[dict | None
 
     config = load_config(Path(course_root)).with_limits(**limits)
     try:
-        return grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed).to_json(), "", False
+        return grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed,
+                                executed_to=item.executed_to).to_json(), "", False
     except NotebookError as exc:
         return None, str(exc), False
     except GraderError as exc:

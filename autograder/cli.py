@@ -77,6 +77,123 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
     return ExitCode.INTERNAL if any(o.internal for o in outcomes.values()) else ExitCode.OK
 
 
+def cmd_release(args: argparse.Namespace) -> ExitCode:
+    from .config import load_config
+    from .course import get_lesson
+    from .release import find_leaks, release_lesson
+    from .validate import validate_lesson
+
+    config = load_config()
+    lesson = get_lesson(config.course_root, args.lesson)
+    with console.status(f"checking {lesson.name}: reference solution at full marks …"):
+        report = validate_lesson(lesson.name, config, mutants=False, check_release=False)
+    full = report.reference is not None and report.reference.score == report.reference.max_score
+    if not full:
+        errors.print(f"autograder: {lesson.name} was not released: the source notebook does not score full marks "
+                     f"({report.reference_error or 'see autograder validate ' + lesson.name})")
+        return ExitCode.FAILED
+    with console.status(f"generating release/{lesson.name}/ with nbgrader …"):
+        target = release_lesson(lesson, check=lambda built: find_leaks(lesson, built.parent))
+    console.print(f"released {lesson.name} to {target} (gradebook updated); commit it")
+    return ExitCode.OK
+
+
+def cmd_collect(args: argparse.Namespace) -> ExitCode:
+    from .collect import collect
+    from .config import load_config
+    from .course import get_lesson
+    from .gradebook import known_students
+
+    config = load_config()
+    lesson = get_lesson(config.course_root, args.lesson)
+    roster = set(args.roster.read_text().split()) if args.roster else known_students(config.course_root)
+    report = collect(lesson.name, args.source, config.course_root, lesson.grader.SUBMITTED_FILES, args.pattern,
+                     roster or None)
+    table = Table(title=f"collected {lesson.name} into submitted/", title_justify="left")
+    table.add_column("student"), table.add_column("files")
+    for student, files in report.imported.items():
+        table.add_row(student, ", ".join(files))
+    console.print(table)
+    for title, lines in (("duplicates", report.duplicates), ("unreadable (imported anyway)", report.unreadable),
+                         ("unknown students (imported anyway)", report.unknown_students),
+                         ("files not matched (ignored)", report.unmatched)):
+        for line in lines:
+            console.print(f"[yellow]{title}:[/] {line}")
+    return ExitCode.OK
+
+
+def cmd_autograde(args: argparse.Namespace) -> ExitCode:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .autograde import autograde
+    from .config import load_config
+    from .course import get_lesson
+
+    config = load_config()
+    lesson = get_lesson(config.course_root, args.lesson)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task(f"grading {lesson.name}", total=None)
+
+        def on_event(event: str, outcome) -> None:
+            if outcome is None:
+                pending = int(event.split()[0])
+                progress.update(task, total=pending)
+                progress.console.print(event)
+            else:
+                progress.advance(task)
+                score = f"{outcome.result.score:g}/{outcome.result.max_score:g}" if outcome.result else outcome.error
+                progress.console.print(f"  {outcome.student}: {outcome.action} {score}")
+
+        outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed, on_event)
+    table = Table(title=f"{lesson.name}: {len(outcomes)} submissions", title_justify="left")
+    for column in ("student", "this run", "score", "passed", "not passed"):
+        table.add_column(column)
+    for o in outcomes:
+        passed = [e.exercise for e in o.result.exercises if e.outcome == "passed"] if o.result else []
+        others = [f"{e.exercise} ({e.outcome})" for e in o.result.exercises if e.outcome != "passed"] if o.result else []
+        table.add_row(o.student, o.action, f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "-",
+                      str(len(passed)), ", ".join(others) or (o.error if not o.result else "-"))
+    console.print(table)
+    console.print(f"gradebook: {config.course_root / 'gradebook.db'}; executed notebooks: autograded/")
+    return ExitCode.FAILED if any(o.action == "not graded" for o in outcomes) else ExitCode.OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> ExitCode:
+    from .config import load_config
+    from .feedback import write_feedback
+
+    config = load_config()
+    paths = write_feedback(config, args.lesson, args.student or None)
+    console.print(f"wrote {len(paths)} feedback pages under {config.course_root / 'feedback'}")
+    return ExitCode.OK
+
+
+def cmd_report(args: argparse.Namespace) -> ExitCode:
+    from .config import load_config
+    from .report import write_report
+
+    paths = write_report(load_config(), args.lesson)
+    console.print(f"report: {paths['html']}\nscores: {paths['csv']}\nGradescope results: {paths['gradescope']}/")
+    return ExitCode.OK
+
+
+def cmd_check(args: argparse.Namespace) -> ExitCode:
+    from .check import check_notebook
+    from .config import load_config
+
+    with console.status(f"running {args.notebook.name} in the sandbox (public checks only) …"):
+        lesson, lines = check_notebook(args.notebook, load_config(), args.lesson)
+    table = Table(title=f"{args.notebook.name} ({lesson}): public checks", title_justify="left")
+    table.add_column("exercise"), table.add_column("status"), table.add_column("what to do")
+    style = {"ok": "green", "failing": "yellow", "missing": "dim", "error": "red", "timeout": "magenta"}
+    for line in lines:
+        table.add_row(line.exercise, f"[{style[line.status]}]{line.status}[/]", line.message)
+    console.print(table)
+    console.print("Hidden graders decide the grade; passing the public checks is necessary, not sufficient.")
+    return ExitCode.OK if all(line.status == "ok" for line in lines) else ExitCode.FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder", description="Grade PyTorch course notebooks in a sandbox "
                                      "with hidden pytest graders.")
@@ -103,22 +220,70 @@ def build_parser() -> argparse.ArgumentParser:
                             epilog="example: autograder demo --workers 2")
     demo.add_argument("--workers", type=int, help="parallel sandbox runs (default: one per core)")
     demo.set_defaults(run=cmd_demo)
+    release = verbs.add_parser("release", help="regenerate release/LESSON/ from source/ with nbgrader",
+                               description="Regenerate the student version with nbgrader; refuses when the source "
+                               "notebook does not score full marks or the release would leak solutions.",
+                               epilog="example: autograder release hands_on_dl")
+    release.add_argument("lesson")
+    release.set_defaults(run=cmd_release)
+    collect = verbs.add_parser("collect", help="import submissions into submitted/<student>/LESSON/",
+                               description="Import notebooks and weight files from a folder or a zip (e.g. an LMS "
+                               "bulk download). The student id comes from each file's path by --pattern.",
+                               epilog="example: autograder collect hands_on_dl lms_download.zip "
+                                      "--pattern '^(?P<student>[^_]+)_'")
+    collect.add_argument("lesson")
+    collect.add_argument("source", type=Path, help="a folder or a .zip")
+    from .collect import DEFAULT_PATTERN
+    collect.add_argument("--pattern", default=DEFAULT_PATTERN,
+                         help=f"regex with a (?P<student>...) group, matched on the path inside SOURCE "
+                              f"(default {DEFAULT_PATTERN!r}: 'alice/x.ipynb' or 'alice_x.ipynb')")
+    collect.add_argument("--roster", type=Path, help="file of known student ids (default: the gradebook's students)")
+    collect.set_defaults(run=cmd_collect)
+    autograde_ = verbs.add_parser("autograde", help="grade every collected submission into gradebook.db",
+                                  description="Grade submitted/*/LESSON in the sandbox, in parallel. Resumable: "
+                                  "only new or changed submissions are graded.",
+                                  epilog="example: autograder autograde hands_on_dl --workers 2")
+    autograde_.add_argument("lesson")
+    autograde_.add_argument("--student", action="append", help="only this student (repeatable)")
+    autograde_.add_argument("--workers", type=int, help="parallel sandboxes (default: one per core)")
+    autograde_.add_argument("--force", action="store_true", help="grade again even if already graded")
+    autograde_.add_argument("--seed", type=int, help="run seed for hidden inputs (recorded; reproduces a run)")
+    autograde_.set_defaults(run=cmd_autograde)
+    feedback = verbs.add_parser("feedback", help="write per-student HTML feedback",
+                                epilog="example: autograder feedback hands_on_dl")
+    feedback.add_argument("lesson")
+    feedback.add_argument("--student", action="append", help="only this student (repeatable)")
+    feedback.set_defaults(run=cmd_feedback)
+    report = verbs.add_parser("report", help="class report (HTML with plots), CSV and Gradescope results.json",
+                              epilog="example: autograder report hands_on_dl")
+    report.add_argument("lesson")
+    report.set_defaults(run=cmd_report)
+    check = verbs.add_parser("check", help="student self-check: run the notebook, public checks only",
+                             epilog="example: autograder check hands_on_dl.ipynb")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("--lesson", help="lesson name (default: inferred)")
+    check.set_defaults(run=cmd_check)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (one line on stderr for anything that is not a grade)."""
+    from .collect import CollectError
     from .course import UnknownLessonError
     from .grade import GraderError
+    from .release import ReleaseError
     from .notebook import NotebookError
     from .sandbox import SandboxUnavailableError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (NotebookError, UnknownLessonError) as exc:
+    except (NotebookError, UnknownLessonError, CollectError) as exc:
         errors.print(f"autograder: cannot grade: {exc}", highlight=False, soft_wrap=True)
         return ExitCode.USAGE
+    except ReleaseError as exc:
+        errors.print(f"autograder: {exc}", highlight=False, soft_wrap=True)
+        return ExitCode.FAILED
     except (SandboxUnavailableError, GraderError) as exc:
         errors.print(f"autograder: internal error: {exc}", highlight=False, soft_wrap=True)
         return ExitCode.INTERNAL

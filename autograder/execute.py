@@ -105,7 +105,7 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, mounts
     """Run the steps not in `skip` once; return the run, the step that hung or crashed it, preload time."""
     limits = config.limits
     todo = [s for s in steps if s.id not in skip]
-    job = {**job, "steps": [s.job(limits.cell_timeout) for s in todo]}
+    job = {**job, "steps": [s.job(limits.cell_timeout) for s in todo], "own_pid_namespace": not config.allow_unsandboxed}
     env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "PYTHONPATH": "/opt/autograder",
            "AUTOGRADER_DATA": "/data", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
            "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}

@@ -1,6 +1,7 @@
 """Grade one submission: read it, run it in the sandbox with probes, judge with hidden pytest graders."""
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import tempfile
@@ -9,12 +10,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat import NotebookNode
 
 from .config import Config
 from .course import Lesson, get_lesson, lesson_grade_ids
 from .execute import Execution, StepOutcome, execute, plan_steps, sandbox_mounts
-from .notebook import NotebookError, lesson_of, read_notebook, restore_locked_cells, skip_ids
+from .notebook import NotebookError, grade_id, lesson_of, read_notebook, restore_locked_cells, skip_ids
 from .pytest_plugin import OutcomeCollector
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import SandboxUnavailableError, bubblewrap_available
@@ -36,6 +39,27 @@ class Probed:
     records: dict[str, dict]
     execution: Execution
     notes: tuple[str, ...]
+    notebook: NotebookNode  # as executed: locked cells restored
+
+
+def executed_notebook(probed: Probed) -> NotebookNode:
+    """Return the executed notebook: each run cell with its captured output and the student's error."""
+    nb = copy.deepcopy(probed.notebook)
+    outcomes = probed.execution.outcomes
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        outcome = outcomes.get(f"answer-{grade_id(cell)}") or outcomes.get(f"cell-{index}")
+        cell.outputs = []
+        if outcome is None:
+            continue
+        if outcome.output:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=outcome.output))
+        if outcome.status in ("error", "timeout", "crashed"):
+            error = outcome.error or {"ename": outcome.status.capitalize(), "evalue": outcome.message}
+            cell.outputs.append(nbformat.v4.new_output("error", ename=str(error.get("ename", "")),
+                                                       evalue=str(error.get("evalue", "")), traceback=[]))
+    return nb
 
 
 @cache
@@ -83,7 +107,7 @@ def probe_submission(notebook: Path, config: Config, lesson: str | None = None, 
     for exercise in the_lesson.exercises:
         outcome = execution.outcomes[f"probe-{exercise.id}"]
         records[exercise.id] = {"status": outcome.status, "data": outcome.data}
-    return Probed(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes))
+    return Probed(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes), nb)
 
 
 def run_graders(probed: Probed, config: Config) -> list[dict]:
@@ -144,11 +168,16 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
     return ExerciseResult(exercise, "failed", score, points, " ".join(failing[:3]) or "Some checks failed.", detail)
 
 
-def grade_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> SubmissionResult:
-    """Return the grade of one submitted notebook (raises NotebookError for input that cannot be graded)."""
+def grade_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
+                     executed_to: Path | None = None) -> SubmissionResult:
+    """Return the grade of one submitted notebook (raises NotebookError for input that cannot be graded);
+    with `executed_to`, also write the executed notebook there."""
     started = time.monotonic()
     probed = probe_submission(notebook, config, lesson, seed)
     executed = time.monotonic()
+    if executed_to:
+        Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(executed_notebook(probed), executed_to)
     tests = run_graders(probed, config)
     results = []
     for exercise in probed.lesson.exercises:

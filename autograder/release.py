@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -20,8 +21,9 @@ class ReleaseError(RuntimeError):
     """nbgrader could not generate the student version."""
 
 
-def generate_release(lesson: Lesson, course_root: Path, output_root: Path) -> Path:
-    """Return the path of the student notebook nbgrader generated from `course_root`/source into `output_root`."""
+def generate_release(lesson: Lesson, course_root: Path, output_root: Path, db_url: str | None = None) -> Path:
+    """Return the path of the student notebook nbgrader generated from `course_root`/source into `output_root`
+    (recording the assignment in the gradebook at `db_url`, or in a throw-away one)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config as TraitletsConfig
@@ -30,7 +32,7 @@ def generate_release(lesson: Lesson, course_root: Path, output_root: Path) -> Pa
     config = TraitletsConfig()
     config.CourseDirectory.root = str(course_root)
     config.CourseDirectory.release_directory = str(output_root)
-    config.CourseDirectory.db_url = f"sqlite:///{output_root}/.release-gradebook.db"
+    config.CourseDirectory.db_url = db_url or f"sqlite:///{output_root}/.release-gradebook.db"
     config.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.pth"]
     config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     config.ClearSolutions.enforce_metadata = True
@@ -43,11 +45,28 @@ def generate_release(lesson: Lesson, course_root: Path, output_root: Path) -> Pa
     return output_root / lesson.name / f"{lesson.name}.ipynb"
 
 
-def release_lesson(lesson: Lesson) -> Path:
-    """Return the path of `release/<lesson>/`, regenerated from the source notebook."""
+def ensure_in_gradebook(lesson: Lesson) -> None:
+    """Record the lesson's notebook and grade cells in the course gradebook, if not there yet."""
+    from .gradebook import db_url, has_assignment
+
+    if not has_assignment(lesson.root, lesson.name):
+        with tempfile.TemporaryDirectory(prefix="release-") as tmp:
+            generate_release(lesson, lesson.root, Path(tmp), db_url(lesson.root))
+
+
+def release_lesson(lesson: Lesson, check: Callable[[Path], list[str]] | None = None) -> Path:
+    """Return the path of `release/<lesson>/`, regenerated from the source notebook with nbgrader.
+
+    `check` sees the generated notebook before it replaces the committed one; problems it returns
+    raise ReleaseError and leave `release/` untouched."""
+    from .gradebook import db_url
+
     target = lesson.release_notebook.parent
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
-        built = generate_release(lesson, lesson.root, Path(tmp))
+        built = generate_release(lesson, lesson.root, Path(tmp), db_url(lesson.root))
+        problems = check(built) if check else []
+        if problems:
+            raise ReleaseError(f"{lesson.name} was not released: " + "; ".join(problems))
         target.mkdir(parents=True, exist_ok=True)
         for item in built.parent.iterdir():
             destination = target / item.name
@@ -67,9 +86,10 @@ def release_is_fresh(lesson: Lesson) -> bool:
     return nbformat.writes(fresh) == nbformat.writes(committed)
 
 
-def find_leaks(lesson: Lesson) -> list[str]:
-    """Return every piece of solution text, hidden-test marker or grader name found in the release."""
-    release_text = "\n".join(p.read_text(errors="replace") for p in lesson.release_notebook.parent.rglob("*") if p.is_file())
+def find_leaks(lesson: Lesson, release_dir: Path | None = None) -> list[str]:
+    """Return every piece of solution text, hidden-test marker or grader name found in a release."""
+    release_dir = release_dir or lesson.release_notebook.parent
+    release_text = "\n".join(p.read_text(errors="replace") for p in release_dir.rglob("*") if p.is_file())
     source = nbformat.read(lesson.source_notebook, as_version=4)
     leaks = [f"marker {m!r}" for m in FORBIDDEN_MARKERS if m in release_text]
     public = "\n".join(SOLUTION_REGION.sub("", cell.source) for cell in source.cells)
@@ -81,5 +101,5 @@ def find_leaks(lesson: Lesson) -> list[str]:
                     leaks.append(f"solution line {line[:60]!r}")
     test_names = re.findall(r"def (test_\w+)", "".join(p.read_text() for p in lesson.grader_dir.glob("test_*.py")))
     leaks += [f"grader name {n!r}" for n in test_names if n in release_text]
-    leaks += [f"file {p.name!r}" for p in lesson.release_notebook.parent.rglob("*.pth")]
+    leaks += [f"file {p.name!r}" for p in release_dir.rglob("*.pth")]
     return leaks

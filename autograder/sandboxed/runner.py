@@ -24,11 +24,14 @@ class MessageChannel:
     """Writes JSON lines to the trusted side over a descriptor the notebook is unlikely to touch."""
 
     def __init__(self, fd: int):
+        self.owner = os.getpid()
         self.fd = os.dup2(fd, 1000 + fd % 1000) if fd < 1000 else fd
         if self.fd != fd:
             os.close(fd)
 
     def send(self, kind: str, **fields) -> None:
+        if os.getpid() != self.owner:  # a forked copy of the runner (fork() in a cell) never speaks
+            os._exit(0)
         line = json.dumps({"type": kind, **fields}, default=repr) + "\n"
         data = line.encode()
         while data:
@@ -180,6 +183,19 @@ def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
         namespace.update(snapshot)
 
 
+def kill_strays() -> int:
+    """Kill every other process in the sandbox (forks and background jobs a cell left); return how many."""
+    me, killed = os.getpid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                os.kill(int(entry), 9)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
 def main() -> None:
     job = json.loads(sys.stdin.read())
     channel = MessageChannel(int(os.environ["AUTOGRADER_MESSAGE_FD"]))
@@ -203,6 +219,10 @@ def main() -> None:
         except KeyboardInterrupt:
             fields = {"status": "interrupted"}
         fired = watchdog.disarm()
+        if os.getpid() != channel.owner:  # a fork of the runner finished a step: it must not go on
+            os._exit(0)
+        if job.get("own_pid_namespace"):  # never outside the sandbox: there it would kill the grader's processes
+            fields["strays_killed"] = kill_strays()
         if fired and fields["status"] in ("interrupted", "error"):
             fields["status"] = "timeout"
         channel.send("end", id=step["id"], seconds=round(time.monotonic() - begun, 3), **fields)

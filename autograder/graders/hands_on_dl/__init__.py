@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-SUBMITTED_FILES = ("fashion_model.pth", "mnist_model.pth")
+FILES_BY_EXERCISE = {"fashion_accuracy": "fashion_model.pth", "mnist_accuracy": "mnist_model.pth"}
+SUBMITTED_FILES = tuple(FILES_BY_EXERCISE.values())
 PRELOAD = ("torch", "torchvision", "numpy", "matplotlib.pyplot")
 TEST_IMAGES = {"fashion_accuracy": "FashionMNIST/raw/t10k-images-idx3-ubyte",
                "mnist_accuracy": "MNIST/raw/t10k-images-idx3-ubyte"}

@@ -1,0 +1,63 @@
+"""What a student runs before submitting: their notebook in the same sandbox, public checks only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .config import Config
+from .course import get_lesson, lesson_grade_ids
+from .execute import execute, plan_steps, sandbox_mounts
+from .grade import submitted_files
+from .notebook import NotebookError, cell_index, lesson_of, read_notebook, restore_locked_cells, skip_ids
+
+CheckStatus = Literal["ok", "failing", "missing", "error", "timeout"]
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One exercise as the public checks see it (the hidden graders may still disagree)."""
+
+    exercise: str
+    status: CheckStatus
+    message: str
+
+
+def check_notebook(notebook: Path, config: Config, lesson: str | None = None) -> tuple[str, list[CheckLine]]:
+    """Return the lesson and, per exercise, whether its answer ran and its public checks passed."""
+    nb = read_notebook(notebook)
+    name = lesson or lesson_of(nb, lesson_grade_ids(config.course_root))
+    if name is None:
+        raise NotebookError(f"{Path(notebook).name}: no exercise of any lesson in this course was found; pass --lesson")
+    the_lesson = get_lesson(config.course_root, name)
+    nb, _ = restore_locked_cells(nb, the_lesson.released)
+    files, _ = submitted_files(Path(notebook), the_lesson.grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
+    job = {"lesson": name, "preload": list(the_lesson.grader.PRELOAD), "files": sorted(files), "seed": 0,
+           "output_cap": config.limits.output_kb << 10}
+    execution = execute(plan_steps(nb, {}, skip_ids(the_lesson.released)), job,
+                        sandbox_mounts(config, the_lesson.grader.DATA_FILES, files), config)
+    lines = []
+    for exercise in the_lesson.exercises:
+        answer = execution.outcomes.get(f"cell-{cell_index(nb, exercise.id)}")
+        test = execution.outcomes.get(f"cell-{cell_index(nb, 'test_' + exercise.id)}")
+        needed = the_lesson.grader.FILES_BY_EXERCISE.get(exercise.id)
+        lines.append(_judge_publicly(exercise.id, answer, test, needed if needed and needed not in files else None))
+    return name, lines
+
+
+def _judge_publicly(exercise: str, answer, test, absent_file: str | None) -> CheckLine:
+    if answer is None:
+        return CheckLine(exercise, "missing", "the answer cell is gone: restore it from the released notebook")
+    ename = answer.error.get("ename", "")
+    if answer.status in ("timeout", "not_run"):
+        return CheckLine(exercise, "timeout", "the answer cell did not finish in time")
+    if ename == "NotImplementedError":
+        return CheckLine(exercise, "missing", "not answered yet")
+    if answer.status != "ok":
+        return CheckLine(exercise, "error", f"the answer cell raised {ename}: {answer.error.get('evalue', '')[:200]}")
+    if test is not None and test.status != "ok":
+        message = test.error.get("evalue") or test.error.get("ename") or test.message
+        return CheckLine(exercise, "failing", f"public check failed: {message[:200]}")
+    if absent_file:
+        return CheckLine(exercise, "missing", f"`{absent_file}` is not beside the notebook: save your trained weights")
+    return CheckLine(exercise, "ok", "public checks pass")
