@@ -1,99 +1,110 @@
-"""The built-in demo class: a handful of hands_on_dl submissions with the troubles real classes have."""
+"""The built-in demo: a generated class of hands_on_dl submissions taken through the whole loop
+(LMS zip -> collect -> autograde -> feedback -> report) in a throw-away course beside the real one."""
 from __future__ import annotations
 
+import itertools
 import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import nbformat
 from rich.console import Console
 from rich.table import Table
 
-from .batch import BatchItem, BatchOutcome, grade_many
-from .config import Config
-from .course import get_lesson
+from .config import Config, load_config
+from .course import Lesson, get_lesson
+from .democlass import make_course
 from .validate import build_submission, load_mutants
 
 DEMO_LESSON = "hands_on_dl"
-INFINITE_LOOP = "def train_f(x, y, learning_rate=0.01, number_of_iterations=50):\n  global p\n  p = torch.rand(1, requires_grad=True)\n\nwhile True:\n  pass\n"
+ENDLESS_LOOP = "while True:\n  pass\n"
 CRASH = "import os\nos._exit(0)\n"
+NAMES = ("alice ahmed amara bruno chen dana elif farid greta hiro ines jonas kofi lena mateo nadia omar priya "
+         "quinn rosa sven tariq uma").split()
 
 
-def build_demo_class(config: Config, directory: Path) -> list[BatchItem]:
-    """Return the demo class written under `directory`, one folder per student."""
-    lesson = get_lesson(config.course_root, DEMO_LESSON)
-    mutants = {(m.exercise, m.name): m for m in load_mutants(lesson)}
-    shutil.rmtree(directory, ignore_errors=True)
-    items = []
-
-    def student(name: str, mutant=None, edit=None) -> None:
-        folder = directory / name
-        folder.mkdir(parents=True)
-        path = build_submission(lesson, mutant, folder)
-        if edit:
-            nb = nbformat.read(path, as_version=4)
-            edit(nb)
-            nbformat.write(nb, path)
-        items.append(BatchItem(name, path))
-
-    def answer(exercise: str, source: str):
-        def edit(nb):
-            next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise).source = source
-        return edit
-
-    def several(*edits):
-        return lambda nb: [e(nb) for e in edits]
-
-    student("alice")  # the reference solution
-    twin = mutants[("twin_tower", "two independent towers")]
-    student("bob", twin, several(answer("identity_tensor", "I_tensor = torch.eye(2)"),
-                                 answer("minimal_width", "w_1 = 256")))  # partly wrong
-    student("carol", None, answer("deep_forward", CRASH))  # ends the Python process in a cell
-    student("dave", None, answer("gradient_loop", INFINITE_LOOP))  # an endless loop
-    student("erin", mutants[("mnist_accuracy", "weights not submitted")])
-    blank = directory / "frank"
-    blank.mkdir(parents=True)
-    shutil.copyfile(lesson.release_notebook, blank / f"{DEMO_LESSON}.ipynb")  # handed in untouched
-    items.append(BatchItem("frank", blank / f"{DEMO_LESSON}.ipynb"))
-    junk = directory / "grace"
-    junk.mkdir(parents=True)
-    (junk / f"{DEMO_LESSON}.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n not a notebook")
-    items.append(BatchItem("grace", junk / f"{DEMO_LESSON}.ipynb"))
-    return items
+def _replace_answer(path: Path, exercise: str, source: str) -> None:
+    nb = nbformat.read(path, as_version=4)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise).source = source
+    nbformat.write(nb, path)
 
 
-def class_table(outcomes: dict[str, BatchOutcome], exercises: list[str]) -> Table:
-    """Return a per-student, per-exercise table of scores (status initials where not passed)."""
+def build_class(lesson: Lesson, folder: Path) -> dict[str, str]:
+    """Write the demo class into `folder` (one sub-folder per student); return each student's story."""
+    mutants = [m for m in load_mutants(lesson) if m.answer]
+    missing_weights = [m for m in load_mutants(lesson) if "missing" in m.files.values()]
+    cycle = itertools.cycle(mutants)
+    stories = {}
+    plan = (["correct"] * 6 + ["partly wrong"] * 8 + ["crashes", "crashes", "endless loop", "endless loop"]
+            + ["no weights"] * 2 + ["untouched", "not a notebook"])
+    for name, story in zip(NAMES, plan):
+        where = folder / name
+        where.mkdir(parents=True)
+        if story == "partly wrong":
+            first, second = next(cycle), next(cycle)
+            path = build_submission(lesson, first, where)
+            if second.exercise != first.exercise:
+                _replace_answer(path, second.exercise, second.answer)
+            story = f"{story}: {first.exercise} ({first.name}), {second.exercise} ({second.name})"
+        elif story == "no weights":
+            build_submission(lesson, missing_weights[len(stories) % len(missing_weights)], where)
+        elif story == "untouched":
+            shutil.copyfile(lesson.release_notebook, where / f"{lesson.name}.ipynb")
+        elif story == "not a notebook":
+            (where / f"{lesson.name}.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n not a notebook at all")
+        else:
+            path = build_submission(lesson, None, where)
+            if story == "crashes":
+                _replace_answer(path, "deep_forward" if name.startswith("c") else "gradients_for_p", CRASH)
+            elif story == "endless loop":
+                _replace_answer(path, "gradient_loop", ENDLESS_LOOP)
+        stories[name] = story
+    return stories
+
+
+def zip_like_an_lms(folder: Path, archive: Path) -> Path:
+    """Return a zip of the class with LMS-style flat names: <student>_<file>."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(folder.glob("*/*")):
+            zipped.write(path, f"{path.parent.name}_{path.name}")
+    return archive
+
+
+def run_demo(origin: Config, console: Console, workers: int | None = None) -> Path:
+    """Run the whole loop on the demo class; return the demo course directory."""
+    from .autograde import autograde
+    from .collect import collect
+    from .feedback import write_feedback
+    from .report import write_report
+
+    course = make_course(origin.course_root / "demo_course", origin.course_root)
+    config = load_config(course)
+    lesson = get_lesson(course, DEMO_LESSON)
+    with tempfile.TemporaryDirectory(prefix="demo-class-") as tmp:
+        stories = build_class(lesson, Path(tmp) / "class")
+        archive = zip_like_an_lms(Path(tmp) / "class", course / "lms_download.zip")
+    console.print(f"[bold]1. an LMS download[/] of {len(stories)} students: {archive}")
+    report = collect(DEMO_LESSON, archive, course, lesson.grader.SUBMITTED_FILES)
+    console.print(f"[bold]2. collected[/] {len(report.imported)} students into submitted/; "
+                  f"unreadable: {len(report.unreadable)}, duplicates: {len(report.duplicates)}")
+    console.print(f"[bold]3. autograding[/] in the sandbox …")
+    outcomes = autograde(config, DEMO_LESSON, workers=workers, limits={"cell_timeout": 20}, on_event=lambda e, o: console.print(
+        f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
+        else f"   {o.student}: not graded ({o.error})" if o else f"   {e}"))
     table = Table(title="demo class: hands_on_dl", title_justify="left")
-    table.add_column("student")
-    short = {"failed": "F", "error": "E", "timeout": "T", "missing": "M"}
-    for exercise in exercises:
-        table.add_column(exercise.replace("_", " "), justify="right")
-    table.add_column("total", justify="right")
-    for key, outcome in outcomes.items():
-        if outcome.result is None:
-            table.add_row(key, *[""] * len(exercises), f"[red]not graded: {outcome.error}[/]")
-            continue
-        cells = []
-        for e in outcome.result.exercises:
-            style = "green" if e.outcome == "passed" else "yellow" if e.score else "red"
-            cells.append(f"[{style}]{e.score:g}{'' if e.outcome == 'passed' else ' ' + short[e.outcome]}[/]")
-        table.add_row(key, *cells, f"{outcome.result.score:g}/{outcome.result.max_score:g}")
-    table.caption = "F failed, E error, T timeout, M missing"
-    return table
-
-
-def run_demo(config: Config, console: Console, workers: int | None = None) -> dict[str, BatchOutcome]:
-    """Build the demo class, grade it in the sandbox, print the class table; return the outcomes."""
-    directory = config.course_root / "demo_class"
-    items = build_demo_class(config, directory)
-    console.print(f"grading {len(items)} demo submissions of {DEMO_LESSON} in {directory} …")
-    outcomes = grade_many(items, config.course_root, workers, limits={"cell_timeout": 20},
-                          on_done=lambda o: console.print(f"  graded {o.key}: "
-                                                          + (f"{o.result.score:g}/{o.result.max_score:g}"
-                                                             if o.result else f"not graded ({o.error})")))
-    for key, outcome in outcomes.items():
-        if outcome.result:
-            (directory / key / "result.json").write_text(outcome.result.dumps() + "\n")
-    console.print(class_table(outcomes, [e.id for e in get_lesson(config.course_root, DEMO_LESSON).exercises]))
-    console.print(f"per-student results (JSON, with feedback): {directory}/<student>/result.json")
-    return outcomes
+    for column in ("student", "story", "score", "exercises not passed"):
+        table.add_column(column)
+    for outcome in outcomes:
+        result = outcome.result
+        table.add_row(outcome.student, stories[outcome.student],
+                      f"{result.score:g}/{result.max_score:g}" if result else "-",
+                      ", ".join(f"{e.exercise} ({e.outcome})" for e in result.exercises if e.outcome != "passed")
+                      if result else outcome.error)
+    console.print(table)
+    pages = write_feedback(config, DEMO_LESSON)
+    paths = write_report(config, DEMO_LESSON)
+    console.print(f"[bold]4. feedback[/]: {len(pages)} pages under {course / 'feedback'}")
+    console.print(f"[bold]5. report[/]: {paths['html']}\n   scores: {paths['csv']}\n   Gradescope: {paths['gradescope']}/")
+    console.print(f"   gradebook: {course / 'gradebook.db'} (try: cd {course} && nbgrader export)")
+    return course

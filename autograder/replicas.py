@@ -1,12 +1,10 @@
 """Train many small MLP replicas of the hands-on-DL lesson as one vectorised model.
 
-Replica r is the lesson's net (Linear+ReLU per hidden width, Linear, Sigmoid)
-trained with BCELoss, Adam and a shuffled DataLoader of batches of 4.  Its
-weights sit on a leading replica dim of stacked tensors, and its random numbers
-come from a generator seeded with its seed, drawn in the order `train_one`
-draws them from the global RNG after `torch.manual_seed(seed)`, so a replica
-retraces `train_one` up to float rounding.  Batched matmuls never mix replicas
-and Adam is elementwise, so one Adam over all stacked weights is R separate Adams.
+Replica r is the lesson's net (Linear+ReLU per hidden width, Linear, Sigmoid) trained with BCELoss,
+Adam and a shuffled DataLoader.  Its weights sit on a leading replica dim of stacked tensors; its random
+numbers come from a generator seeded with its seed, drawn as `train_one` draws them from the global RNG
+after `torch.manual_seed(seed)`, so a replica retraces `train_one` up to float rounding.  Batched
+matmuls never mix replicas and Adam is elementwise, so one Adam over the stack is R separate Adams.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 aten = torch.ops.aten
+
 
 def lesson_data() -> tuple[Tensor, Tensor]:
     """Return (data_x, data_y): the 256 8-bit inputs and the lesson's random Boolean targets."""
@@ -41,33 +40,46 @@ def _epoch_order(gen: torch.Generator, n: int) -> Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
 
 
+class _Adam:
+    """torch.optim.Adam's single-tensor update, op for op, minus its per-step Python bookkeeping."""
+
+    def __init__(self, param: Tensor, grad: Tensor, lr: float) -> None:
+        self.param, self.grad, self.lr, self.steps = param, grad, lr, 0
+        self.exp_avg, self.exp_avg_sq = torch.zeros_like(param), torch.zeros_like(param)
+
+    def step(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+        """Return nothing; move `param` by one Adam update computed from `grad`."""
+        self.steps += 1
+        self.exp_avg.lerp_(self.grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(self.grad, self.grad, value=1 - beta2)
+        denom = (self.exp_avg_sq.sqrt() / (1 - beta2 ** self.steps) ** 0.5).add_(eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - beta1 ** self.steps))
+
+
 def _train_stacked(
     profiles: list[list[int]], seeds: list[int], data_x: Tensor, data_y: Tensor,
     epochs: int, batch_size: int, lr: float,
 ) -> Tensor:
     """Return the least epoch-mean loss of each replica r (hidden widths profiles[r], seed seeds[r]).
 
-    All profiles have the same depth.  Each layer is zero-padded to its widest
-    replica; a padded unit outputs relu(0) = 0 and gets an exact-zero gradient,
-    which Adam turns into an exact-zero update, so it stays inert for ever.
-    Gradients are written by hand with the kernels autograd itself calls
-    (autograd's per-step bookkeeping would cost more than the arithmetic).
+    Profiles share a depth; each layer is zero-padded to its widest replica.  A padded unit outputs
+    relu(0) = 0 and gets exact-zero gradients, hence exact-zero Adam updates: it stays inert.
+    Gradients come by hand from autograd's own kernels, as per-step Python overhead is the real cost.
     """
     n, replicas = len(data_x), len(profiles)
     gens = [torch.Generator().manual_seed(seed) for seed in seeds]
     padded = [data_x.shape[1], *map(max, zip(*profiles)), data_y.shape[1]]
     shapes = [shape for a, b in zip(padded, padded[1:]) for shape in ((replicas, a, b), (replicas, 1, b))]
     numels = [math.prod(shape) for shape in shapes]
-    theta = torch.zeros(sum(numels))  # every weight and bias, so that Adam is a handful of ops per step
-    theta.grad = torch.zeros_like(theta)
-    params, grads = ([t.view(s) for t, s in zip(flat.split(numels), shapes)] for flat in (theta, theta.grad))
+    theta, grad = torch.zeros(sum(numels)), torch.zeros(sum(numels))  # every weight and bias, and their gradients
+    params, grads = ([t.view(s) for t, s in zip(flat.split(numels), shapes)] for flat in (theta, grad))
     weights, biases, weight_grads, bias_grads = params[0::2], params[1::2], grads[0::2], grads[1::2]
     for r, (profile, gen) in enumerate(zip(profiles, gens)):
         sizes = [data_x.shape[1], *profile, data_y.shape[1]]
         for layer, (a, b) in enumerate(zip(sizes, sizes[1:])):
             weight, bias = _linear_init(a, b, gen)
             weights[layer][r, :a, :b], biases[layer][r, 0, :b] = weight.T, bias
-    optimizer = torch.optim.Adam([theta], lr=lr)
+    adam = _Adam(theta, grad, lr)
     epoch_losses = torch.empty(epochs, replicas, dtype=torch.float64)
     for epoch in range(epochs):
         order = torch.stack([_epoch_order(gen, n) for gen in gens])
@@ -78,14 +90,14 @@ def _train_stacked(
                 acts.append(torch.baddbmm(bias, acts[-1], weight).relu())
             out = torch.baddbmm(biases[-1], acts[-1], weights[-1]).sigmoid()
             batch_losses.append(F.binary_cross_entropy(out, y, reduction="none").mean(dim=(1, 2)))
-            grad = torch.tensor(1 / y[0].numel()).expand_as(out)  # d(per-replica mean)/d(element)
-            grad = aten.sigmoid_backward(aten.binary_cross_entropy_backward(grad, out, y, None, 0), out)
+            delta = torch.tensor(1 / y[0].numel()).expand_as(out)  # d(per-replica mean)/d(element)
+            delta = aten.sigmoid_backward(aten.binary_cross_entropy_backward(delta, out, y, None, 0), out)
             for layer in reversed(range(len(weights))):
-                torch.sum(grad, dim=1, keepdim=True, out=bias_grads[layer])
-                torch.bmm(acts[layer].transpose(1, 2), grad, out=weight_grads[layer])
+                torch.sum(delta, dim=1, keepdim=True, out=bias_grads[layer])
+                torch.bmm(acts[layer].transpose(1, 2), delta, out=weight_grads[layer])
                 if layer:
-                    grad = aten.threshold_backward(torch.bmm(grad, weights[layer].transpose(1, 2)), acts[layer], 0)
-            optimizer.step()
+                    delta = aten.threshold_backward(torch.bmm(delta, weights[layer].transpose(1, 2)), acts[layer], 0)
+            adam.step()
         epoch_losses[epoch] = torch.stack(batch_losses).double().mean(dim=0)
     return epoch_losses.min(dim=0).values
 

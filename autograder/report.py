@@ -106,7 +106,10 @@ def write_report(config: Config, lesson: str) -> dict[str, Path]:
     graded = [s["result"]["score"] for s in states.values() if s.get("result")]
     mean = sum(graded) / len(graded) if graded else 0
     page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{lesson}: class report</title>"
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}</style></head>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}</style>"
+            # marks how many plots actually rendered: a headless browser test reads it back
+            "<script>addEventListener('load', () => document.body.dataset.renderedImages = "
+            "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length)</script></head>"
             f"<body><h1>{html.escape(lesson)}: class report</h1><p>{len(states)} submissions, {len(graded)} graded, "
             f"mean score {mean:.2f}. Per-student scores: <a href=\"{lesson}.csv\">{lesson}.csv</a>.</p>{figures}"
             + (f"<h2>Not graded</h2><ul>{ungraded}</ul>" if ungraded else "") + "</body></html>")

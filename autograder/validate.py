@@ -31,6 +31,7 @@ class Mutant:
     name: str
     answer: str | None = None
     files: dict = field(default_factory=dict)  # name -> "missing" | "untrained" | another submitted file
+    affects: tuple[str, ...] = ()  # later exercises that use this answer by design and may lose points too
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class MutantVerdict:
         if not self.result:
             return []
         return [e.exercise for e in self.result.exercises
-                if e.exercise != self.mutant.exercise and e.score < e.max_score]
+                if e.exercise != self.mutant.exercise and e.exercise not in self.mutant.affects
+                and e.score < e.max_score]
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def load_mutants(lesson: Lesson) -> list[Mutant]:
         answer = entry.get("answer")
         if answer and entry.get("calibrated"):
             answer = answer.format_map(calibration)
-        mutants.append(Mutant(entry["exercise"], entry["name"], answer and answer.strip() + "\n", entry.get("files", {})))
+        mutants.append(Mutant(entry["exercise"], entry["name"], answer and answer.strip() + "\n",
+                              entry.get("files", {}), tuple(entry.get("affects", ()))))
     return mutants
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from autograder.replicas import learns, lesson_data, train_one, train_replicas, train_width_grid
+from autograder.replicas import _Adam, learns, lesson_data, train_one, train_replicas, train_width_grid
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,20 @@ def test_width_grid_padding_changes_nothing(data):
 def test_least_loss_is_the_best_epoch_so_far(data):
     short, long = train_replicas([16], [0], *data, epochs=2), train_replicas([16], [0], *data, epochs=8)
     assert long.item() < short.item() < 0.7
+
+
+def test_flat_adam_matches_torch_adam_bit_for_bit():
+    gen = torch.Generator().manual_seed(0)
+    ours, theirs = torch.randn(50, generator=gen), torch.zeros(50, requires_grad=True)
+    theirs.data.copy_(ours)
+    grad = torch.zeros(50)
+    adam, reference = _Adam(ours, grad, lr=5e-3), torch.optim.Adam([theirs], lr=5e-3)
+    for _ in range(100):
+        grad.copy_(torch.randn(50, generator=gen) * ours)
+        theirs.grad = grad.clone()
+        adam.step()
+        reference.step()
+    assert torch.equal(ours, theirs.detach())
 
 
 def test_learns_needs_a_quorum_at_the_threshold():

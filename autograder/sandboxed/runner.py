@@ -167,6 +167,7 @@ def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
     sys.stdout = sys.stderr = out
     try:
         with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # a probe's own draws never depend on what the notebook drew before
             data = plain(probe(namespace, **step.get("inputs", {})))
         return {"status": "ok", "data": data}
     except MissingAnswer as exc:

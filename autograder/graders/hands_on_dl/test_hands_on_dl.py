@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.judge import accuracy, as_int, close, exercise, expect, expect_tensor, is_number
+from autograder.judge import accuracy, as_int, close, exercise, expect, expect_tensor, is_number, remembered
 
 CALIBRATION = Path(__file__).resolve().parents[3] / "solutions" / "hands_on_dl_calibration.json"
 ACCURACY_THRESHOLDS = {"fashion_accuracy": 0.85, "mnist_accuracy": 0.97}
@@ -38,8 +38,7 @@ def test_tensor_shape_intended(student):
 @exercise("tensor_shape")
 def test_tensor_shape_read_from_tensor(student):
     expect(student["shape_kind"] in ("Size", "tuple", "list"), "`I_tensor_shape` should be a torch.Size.")
-    expect(student["shape"] == [3, 3] and student["matches_I_tensor"],
-           "`I_tensor_shape` should be read from `I_tensor` itself (its .shape or .size()).")
+    expect(student["matches_I_tensor"], "`I_tensor_shape` should be read from `I_tensor` itself (its .shape or .size()).")
 
 
 @exercise("sqrt_b_cubed")
@@ -107,22 +106,23 @@ def test_deep_forward_with_output_activation(student, reference):
 
 
 @exercise("twin_tower")
-def test_twin_tower_has_one_tower(student, reference):
-    expect(student["parameter_count"] == reference["parameter_count"],
+def test_twin_tower_has_one_tower(student):
+    expect(student["tower_parameter_count"] is not None and
+           student["parameter_count"] == student["tower_parameter_count"],
            "`TwinDeepNeuralNet` should hold the parameters of exactly one DeepNeuralNet, shared by both inputs.")
 
 
 @exercise("twin_tower")
 def test_twin_tower_shares_weights(student):
-    expect(student["equal_rows_equal"], "Two equal input rows should give two equal output rows.")
     expect(student["rows_share_parameters"], "The query row and the value row should reach the same parameters "
                                              "(one shared tower, not two).")
+    expect(student.get("equal_rows_equal", False), "Two equal input rows should give two equal output rows.")
 
 
 @exercise("twin_tower", weight=2)
-def test_twin_tower_outputs(student, reference):
+def test_twin_tower_outputs(student):
     expect("outputs" in student, "`TwinDeepNeuralNet` should be built from a single DeepNeuralNet.")
-    expect(close(student["outputs"], reference["outputs"], rtol=1e-4, atol=1e-5),
+    expect(close(student["outputs"], student["per_row_outputs"], rtol=1e-5, atol=1e-6),
            "The output should be the tower applied to row 0 (query) and to row 1 (value), in that order.")
 
 
@@ -142,15 +142,23 @@ def test_minimal_width_in_calibrated_band(student):
 
 @cache
 def learns_f(profile: tuple[int, ...]) -> bool:
-    """Return True when the judge's own training of `profile` reaches the loss on a majority of seeds."""
+    """Return True when the judge's own training of `profile` reaches the loss on a majority of seeds
+    (deterministic, so remembered on disk: each distinct profile in a class is trained once)."""
+    import torch
+
     from autograder.replicas import train_replicas
 
     from . import boolean_function
 
     settings = calibration()
-    seeds = settings["verification_seeds"]
-    losses = train_replicas(list(profile), seeds, *boolean_function())
-    return int((losses <= settings["protocol"]["loss_threshold"]).sum()) * 2 > len(seeds)
+    seeds, threshold = settings["verification_seeds"], settings["protocol"]["loss_threshold"]
+
+    def train() -> bool:
+        losses = train_replicas(list(profile), seeds, *boolean_function())
+        return int((losses <= threshold).sum()) * 2 > len(seeds)
+
+    key = f"{list(profile)} seeds={seeds} threshold={threshold} torch={torch.__version__}"
+    return remembered("hands_on_dl.learns_f", key, train)
 
 
 @exercise("deep_minimal_width")
@@ -166,8 +174,11 @@ def test_deep_minimal_width_is_deep_and_small(student):
 @exercise("deep_minimal_width", weight=2)
 def test_deep_minimal_width_learns(student):
     widths = [as_int(w) for w in student.get("profile") or []]
-    expect(len(widths) >= 2 and all(w is not None and 1 <= w <= 256 for w in widths),
+    expect(len(widths) >= 2 and all(w is not None and w >= 1 for w in widths),
            "`hidden_layer_profile_2` should list at least two positive layer widths.")
+    # only profiles within the neuron budget are worth the judge's training time
+    expect(sum(widths) < calibration()["w1_reference"], "This profile was not trained: it is not smaller than the "
+                                                       "least one-layer width.")
     expect(learns_f(tuple(widths)), "Trained under the lesson's protocol, this profile does not reach a loss of "
                                     "0.001 on most seeds: it needs more neurons.")
 

@@ -79,26 +79,32 @@ def probe_deep_forward(ns: dict, cases: list[dict]) -> dict:
 
 def probe_twin_tower(ns: dict, input_width: int, profile: list, output_width: int, layers: list[dict],
                      inputs: list, equal_row: list) -> dict:
-    """Return parameter count, outputs with one tower's weights, equal-row outputs and gradient sharing."""
+    """Return the twin's parameter count against one of the student's own towers, whether both rows reach
+    the same parameters, and its outputs against that tower applied per row (same weights): judged on
+    the student's own DeepNeuralNet, so a bug there does not cost this exercise too."""
     import torch
 
     net = answer(ns, "TwinDeepNeuralNet")(input_width, list(profile), output_width)
     parameters = list(net.parameters())
     result = {"parameter_count": sum(p.numel() for p in parameters),
               "linear_count": sum(isinstance(m, torch.nn.Linear) for m in net.modules())}
-    with torch.no_grad():
-        same = net(tensor([equal_row, equal_row]))
-    result["equal_rows_equal"] = bool(torch.equal(same[0], same[1]))
-    touched = []
-    for row in (0, 1):
+    tower = ns.get("DeepNeuralNet")
+    tower = tower(input_width, list(profile), output_width) if tower is not None else None
+    result["tower_parameter_count"] = sum(p.numel() for p in tower.parameters()) if tower is not None else None
+    reached = []
+    for row in (0, 1):  # which parameters does each row's output depend on?
         net.zero_grad(set_to_none=True)
         net(tensor(inputs))[row].sum().backward()
-        touched.append([i for i, p in enumerate(parameters) if p.grad is not None and bool(p.grad.abs().sum() > 0)])
-    result["rows_share_parameters"] = bool(touched[0]) and touched[0] == touched[1]
-    if result["linear_count"] == len(layers):
+        reached.append([i for i, p in enumerate(parameters) if p.grad is not None])
+    result["rows_share_parameters"] = bool(reached[0]) and reached[0] == reached[1]
+    if result["linear_count"] == len(layers) and tower is not None:
         load_linear_layers(net, layers)
+        load_linear_layers(tower, layers)
         with torch.no_grad():
             result["outputs"] = torch.Tensor.tolist(net(tensor(inputs)).double())
+            result["per_row_outputs"] = [torch.Tensor.tolist(tower(tensor(row)).double()) for row in inputs]
+            same = net(tensor([equal_row, equal_row]))
+            result["equal_rows_equal"] = bool(torch.equal(same[0], same[1]))
     return result
 
 
