@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Literal
 
 from .config import Config
-from .course import get_lesson, lesson_grade_ids
-from .execute import execute, plan_steps, sandbox_mounts
-from .grade import submitted_files
-from .notebook import NotebookError, cell_index, lesson_of, read_notebook, restore_locked_cells, skip_ids
+from .grade import open_submission, run_notebook, submitted_files
+from .notebook import cell_index
 
 CheckStatus = Literal["ok", "failing", "missing", "error", "timeout"]
 
@@ -25,24 +23,16 @@ class CheckLine:
 
 def check_notebook(notebook: Path, config: Config, lesson: str | None = None) -> tuple[str, list[CheckLine]]:
     """Return the lesson and, per exercise, whether its answer ran and its public checks passed."""
-    nb = read_notebook(notebook)
-    name = lesson or lesson_of(nb, lesson_grade_ids(config.course_root))
-    if name is None:
-        raise NotebookError(f"{Path(notebook).name}: no exercise of any lesson in this course was found; pass --lesson")
-    the_lesson = get_lesson(config.course_root, name)
-    nb, _ = restore_locked_cells(nb, the_lesson.released)
+    the_lesson, nb, _ = open_submission(notebook, config, lesson)
+    execution, _ = run_notebook(the_lesson, nb, notebook, config, {})
     files, _ = submitted_files(Path(notebook), the_lesson.grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
-    job = {"lesson": name, "preload": list(the_lesson.grader.PRELOAD), "files": sorted(files), "seed": 0,
-           "output_cap": config.limits.output_kb << 10}
-    execution = execute(plan_steps(nb, {}, skip_ids(the_lesson.released)), job,
-                        sandbox_mounts(config, the_lesson.grader.DATA_FILES, files), config)
     lines = []
     for exercise in the_lesson.exercises:
         answer = execution.outcomes.get(f"cell-{cell_index(nb, exercise.id)}")
         test = execution.outcomes.get(f"cell-{cell_index(nb, 'test_' + exercise.id)}")
         needed = the_lesson.grader.FILES_BY_EXERCISE.get(exercise.id)
         lines.append(_judge_publicly(exercise.id, answer, test, needed if needed and needed not in files else None))
-    return name, lines
+    return the_lesson.name, lines
 
 
 def _judge_publicly(exercise: str, answer, test, absent_file: str | None) -> CheckLine:

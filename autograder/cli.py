@@ -63,7 +63,8 @@ def cmd_validate(args: argparse.Namespace) -> ExitCode:
     names = args.lessons or lesson_names(config.course_root)
     ok = True
     for name in names:
-        report = validate_lesson(name, config, workers=args.workers, mutants=not args.no_mutants)
+        report = validate_lesson(name, config, workers=args.workers, mutants=not args.no_mutants,
+                                 on_progress=lambda line: console.print(f"  {line}", highlight=False))
         print_report(report, console)
         ok &= report.ok
     return ExitCode.OK if ok else ExitCode.FAILED

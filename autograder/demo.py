@@ -71,6 +71,30 @@ def zip_like_an_lms(folder: Path, archive: Path) -> Path:
     return archive
 
 
+SHORT = {"passed": "", "failed": " F", "error": " E", "timeout": " T", "missing": " M"}
+
+
+def class_table(outcomes, stories: dict[str, str], exercises: list[str]) -> Table:
+    """Return the per-student, per-exercise score table (exercise columns numbered, legend in the caption)."""
+    table = Table(title="demo class: hands_on_dl", title_justify="left")
+    table.add_column("student")
+    for number, _ in enumerate(exercises, 1):
+        table.add_column(str(number), justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("story")
+    for outcome in outcomes:
+        result = outcome.result
+        if result is None:
+            table.add_row(outcome.student, *[""] * len(exercises), "-", f"{stories[outcome.student]}: {outcome.error}")
+            continue
+        cells = [f"[{'green' if e.outcome == 'passed' else 'yellow' if e.score else 'red'}]{e.score:g}{SHORT[e.outcome]}[/]"
+                 for e in result.exercises]
+        table.add_row(outcome.student, *cells, f"{result.score:g}/{result.max_score:g}", stories[outcome.student])
+    table.caption = ("exercises: " + ", ".join(f"{n} {x}" for n, x in enumerate(exercises, 1))
+                     + ". F failed, E error, T timeout, M missing")
+    return table
+
+
 def run_demo(origin: Config, console: Console, workers: int | None = None) -> Path:
     """Run the whole loop on the demo class; return the demo course directory."""
     from .autograde import autograde
@@ -92,16 +116,7 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
     outcomes = autograde(config, DEMO_LESSON, workers=workers, limits={"cell_timeout": 20}, on_event=lambda e, o: console.print(
         f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
         else f"   {o.student}: not graded ({o.error})" if o else f"   {e}"))
-    table = Table(title="demo class: hands_on_dl", title_justify="left")
-    for column in ("student", "story", "score", "exercises not passed"):
-        table.add_column(column)
-    for outcome in outcomes:
-        result = outcome.result
-        table.add_row(outcome.student, stories[outcome.student],
-                      f"{result.score:g}/{result.max_score:g}" if result else "-",
-                      ", ".join(f"{e.exercise} ({e.outcome})" for e in result.exercises if e.outcome != "passed")
-                      if result else outcome.error)
-    console.print(table)
+    console.print(class_table(outcomes, stories, [e.id for e in lesson.exercises]))
     pages = write_feedback(config, DEMO_LESSON)
     paths = write_report(config, DEMO_LESSON)
     console.print(f"[bold]4. feedback[/]: {len(pages)} pages under {course / 'feedback'}")

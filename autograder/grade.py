@@ -83,26 +83,38 @@ def submitted_files(notebook: Path, names: tuple[str, ...], max_mb: int) -> tupl
     return found, notes
 
 
-def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
-    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
-    if not config.allow_unsandboxed and not _sandbox_ready():
-        raise SandboxUnavailableError("bubblewrap cannot run here (apt-get install bubblewrap); "
-                                      "set allow_unsandboxed only where you accept running student code unisolated")
-    notebook = Path(notebook)
+def open_submission(notebook: Path, config: Config, lesson: str | None = None) -> tuple[Lesson, NotebookNode, list[str]]:
+    """Return the submission's lesson and notebook, locked cells restored, with notes on what was restored."""
     nb = read_notebook(notebook)
     name = lesson or lesson_of(nb, lesson_grade_ids(config.course_root))
     if name is None:
-        raise NotebookError(f"{notebook.name}: no exercise of any lesson in this course was found; pass --lesson")
+        raise NotebookError(f"{Path(notebook).name}: no exercise of any lesson in this course was found; pass --lesson")
     the_lesson = get_lesson(config.course_root, name)
     nb, notes = restore_locked_cells(nb, the_lesson.released)
-    seed = secrets.randbits(31) if seed is None else seed
-    grader = the_lesson.grader
-    inputs = grader.hidden_inputs(seed)
-    files, file_notes = submitted_files(notebook, grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
-    steps = plan_steps(nb, {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises}, skip_ids(the_lesson.released))
-    job = {"lesson": name, "preload": list(grader.PRELOAD), "files": sorted(files), "seed": 0,
+    return the_lesson, nb, notes
+
+
+def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Config,
+                 probe_inputs: dict[str, dict]) -> tuple[Execution, list[str]]:
+    """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files."""
+    if not config.allow_unsandboxed and not _sandbox_ready():
+        raise SandboxUnavailableError("bubblewrap cannot run here (apt-get install bubblewrap); "
+                                      "set allow_unsandboxed only where you accept running student code unisolated")
+    grader = lesson.grader
+    files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
+    steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
+    job = {"lesson": lesson.name, "preload": list(grader.PRELOAD), "files": sorted(files), "seed": 0,
            "output_cap": config.limits.output_kb << 10}
-    execution = execute(steps, job, sandbox_mounts(config, grader.DATA_FILES, files), config)
+    return execute(steps, job, sandbox_mounts(config, grader.DATA_FILES, files), config), notes
+
+
+def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
+    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
+    the_lesson, nb, notes = open_submission(notebook, config, lesson)
+    seed = secrets.randbits(31) if seed is None else seed
+    inputs = the_lesson.grader.hidden_inputs(seed)
+    execution, file_notes = run_notebook(the_lesson, nb, notebook, config,
+                                         {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises})
     records = {}
     for exercise in the_lesson.exercises:
         outcome = execution.outcomes[f"probe-{exercise.id}"]

@@ -7,6 +7,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -117,7 +118,8 @@ def build_submission(lesson: Lesson, mutant: Mutant | None, directory: Path) -> 
 
 
 def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool = True,
-                    seed: int | None = None, check_release: bool = True) -> ValidationReport:
+                    seed: int | None = None, check_release: bool = True,
+                    on_progress: Callable[[str], None] | None = None) -> ValidationReport:
     """Return the validation report of one lesson."""
     started = time.monotonic()
     lesson = get_lesson(config.course_root, name)
@@ -132,7 +134,16 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
             directory = Path(tmp) / f"{index:03d}"
             directory.mkdir()
             items.append(BatchItem(str(index), build_submission(lesson, mutant, directory), name, seed))
-        outcomes = list(grade_many(items, config.course_root, workers).values())
+        names = ["reference", *(f"{m.exercise}: {m.name}" for m in catalogue)]
+        done = []
+
+        def progress(outcome) -> None:
+            done.append(outcome.key)
+            if on_progress:
+                score = f"{outcome.result.score:g}/{outcome.result.max_score:g}" if outcome.result else outcome.error
+                on_progress(f"[{len(done)}/{len(items)}] {names[int(outcome.key)]}: {score}")
+
+        outcomes = list(grade_many(items, config.course_root, workers, on_done=progress).values())
     reference, reference_error = outcomes[0].result, outcomes[0].error
     verdicts = [MutantVerdict(m, o.result, o.error) for m, o in zip(catalogue, outcomes[1:])]
     return ValidationReport(name, fresh, leaks, reference, reference_error, verdicts, thin, time.monotonic() - started)
