@@ -146,7 +146,8 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
                 score = f"{outcome.result.score:g}/{outcome.result.max_score:g}" if outcome.result else outcome.error
                 progress.console.print(f"  {outcome.student}: {outcome.action} {score}")
 
-        outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed, on_event)
+        outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed,
+                             on_event=on_event)
     table = Table(title=f"{lesson.name}: {len(outcomes)} submissions", title_justify="left")
     for column in ("student", "this run", "score", "passed", "not passed"):
         table.add_column(column)

@@ -19,7 +19,7 @@ class Limits:
     workdir_mb: int = 256  # size of the private writable work dir (tmpfs)
     output_kb: int = 64  # captured output kept per cell and per stream
     max_weight_file_mb: int = 64  # larger submitted files are refused
-    threads: int = 2  # torch/OpenMP threads inside the sandbox
+    threads: int = 1  # torch/OpenMP threads inside the sandbox (parallel workers share the cores)
 
 
 @dataclass(frozen=True)

@@ -138,8 +138,9 @@ def test_autograde_survives_kill_9_and_grades_each_submission_once(tmp_path):
                              start_new_session=True)
     results = lambda: sorted(root.glob("autograded/*/hands_on_dl/result.json"))
     deadline = time.monotonic() + 300
-    while not results() and time.monotonic() < deadline:
+    while not results() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
+    assert first.poll() is None, "autograde ended before it could be killed"
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     done_before = {p.parent.parent.name: p.stat().st_mtime_ns for p in results()}
