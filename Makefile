@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 APT_PACKAGES := bubblewrap dataset-fashion-mnist chromium
 INSTALLED := $(VENV)/.installed
 DATA := data/.prepared
@@ -25,9 +24,10 @@ $(INSTALLED): pyproject.toml constraints.txt autograder/torchvision_compat.py | 
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e . 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c 'import torch, nbgrader, nbclient, rich' # fail here, not later, if the install is incomplete
 	# torchvision 0.28.0 on PyPI is built for CUDA torch; this shim lets it import beside the CPU wheel
-	cp autograder/torchvision_compat.py $(SITE)/torchvision_cpu_compat.py
-	echo "import torchvision_cpu_compat" > $(SITE)/torchvision_cpu_compat.pth
-	$(PY) -m py_compile $(SITE)/torchvision_cpu_compat.py
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  cp autograder/torchvision_compat.py $$site/torchvision_cpu_compat.py && \
+	  echo "import torchvision_cpu_compat" > $$site/torchvision_cpu_compat.pth && \
+	  $(PY) -m py_compile $$site/torchvision_cpu_compat.py
 	$(PY) -c 'import torchvision.datasets'
 	touch $@
 
