@@ -80,16 +80,15 @@ def class_table(outcomes, stories: dict[str, str], exercises: list[str]) -> Tabl
     table.add_column("student")
     for number, _ in enumerate(exercises, 1):
         table.add_column(str(number), justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("story")
+    table.add_column("sum", justify="right")
     for outcome in outcomes:
         result = outcome.result
         if result is None:
-            table.add_row(outcome.student, *[""] * len(exercises), "-", f"{stories[outcome.student]}: {outcome.error}")
+            table.add_row(outcome.student, *[""] * len(exercises), "-")
             continue
         cells = [f"[{'green' if e.outcome == 'passed' else 'yellow' if e.score else 'red'}]{e.score:g}{SHORT[e.outcome]}[/]"
                  for e in result.exercises]
-        table.add_row(outcome.student, *cells, f"{result.score:g}/{result.max_score:g}", stories[outcome.student])
+        table.add_row(outcome.student, *cells, f"{result.score:g}")
     table.caption = ("exercises: " + ", ".join(f"{n} {x}" for n, x in enumerate(exercises, 1))
                      + ". F failed, E error, T timeout, M missing")
     return table
@@ -117,6 +116,9 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
         f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
         else f"   {o.student}: not graded ({o.error})" if o else f"   {e}"))
     console.print(class_table(outcomes, stories, [e.id for e in lesson.exercises]))
+    for outcome in outcomes:
+        console.print(f"   {outcome.student}: {stories[outcome.student]}"
+                      + (f" -> not graded: {outcome.error}" if outcome.result is None else ""), highlight=False)
     pages = write_feedback(config, DEMO_LESSON)
     paths = write_report(config, DEMO_LESSON)
     console.print(f"[bold]4. feedback[/]: {len(pages)} pages under {course / 'feedback'}")

@@ -111,7 +111,7 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, mounts
            "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
     sandbox = Sandbox([sys.executable, "-m", "sandboxed.runner"], mounts, limits, env,
                       json.dumps(job).encode(), sandboxed=not config.allow_unsandboxed)
-    current, preload = None, 0.0
+    current, preload, started = None, 0.0, False
     quiet = 120.0  # start-up (imports) may be slow on a loaded machine
     while True:
         budget = min(quiet, deadline - time.monotonic())
@@ -122,10 +122,10 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, mounts
             return sandbox.finish(), current or "start-up", preload
         if message is None:  # the sandbox ended: normally after "done", else a step crashed it
             run = sandbox.finish()
-            return run, current, preload
+            return run, current if started else "start-up", preload
         kind = message.get("type")
         if kind == "ready":
-            preload = float(message.get("preload_s", 0))
+            preload, started = float(message.get("preload_s", 0)), True
         elif kind == "start":
             current = str(message.get("id"))
             quiet = limits.cell_timeout + limits.grace

@@ -2,6 +2,7 @@
 trusted main process; one transaction per submission), so formgrader and `nbgrader export` see them."""
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,10 +19,13 @@ def db_url(course_root: Path) -> str:
 def open_gradebook(course_root: Path):
     """Yield nbgrader's Gradebook for the course (creating the database on first use)."""
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
 
     ensure_tools_on_path()  # nbgrader runs `alembic` by name to check the schema
-    with Gradebook(db_url(course_root), "pytorch-course") as gradebook:
-        yield gradebook
+    with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy autoflush warnings; harmless
+        warnings.simplefilter("ignore", SAWarning)
+        with Gradebook(db_url(course_root), "pytorch-course") as gradebook:
+            yield gradebook
 
 
 def has_assignment(course_root: Path, lesson: str) -> bool:

@@ -84,6 +84,8 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
             argv += ["--symlink", target, "/" + link]
         elif Path("/" + link).is_dir():
             argv += ["--ro-bind", "/" + link, "/" + link]
+    # the private /tmp first: mounts below /tmp (a course under /tmp) then sit on top of it
+    argv += ["--size", str(64 << 20), "--perms", "1777", "--tmpfs", "/tmp"]
     made: set[str] = set()
     for mount in mounts:
         for parent in _parents(mount.target):  # bwrap makes missing parents 0700: unreadable as nobody
@@ -92,7 +94,6 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
                 made.add(parent)
         argv += ["--ro-bind", str(mount.source), mount.target]
     argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(64 << 20), "--perms", "1777", "--tmpfs", "/tmp",
              "--perms", "0755", "--dir", "/home",
              "--size", str(limits.workdir_mb << 20), "--perms", "0777", "--tmpfs", "/home/student",
              "--perms", "0777", "--dir", WORKDIR, "--chdir", WORKDIR]
