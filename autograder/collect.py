@@ -65,7 +65,7 @@ def collect(lesson: str, source: Path, course_root: Path, wanted_files: tuple[st
         folder = _extract(source, Path(tmp)) if source.is_file() else source
         report = CollectReport()
         chosen: dict[str, dict[str, Path]] = {}
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__MACOSX" not in p.parts):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and "__MACOSX" not in p.parts):
             relative = path.relative_to(folder).as_posix()
             match = regex.search(relative)
             kind = _kind(path, lesson, wanted_files)

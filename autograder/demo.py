@@ -111,7 +111,7 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
     report = collect(DEMO_LESSON, archive, course, lesson.grader.SUBMITTED_FILES)
     console.print(f"[bold]2. collected[/] {len(report.imported)} students into submitted/; "
                   f"unreadable: {len(report.unreadable)}, duplicates: {len(report.duplicates)}")
-    console.print(f"[bold]3. autograding[/] in the sandbox …")
+    console.print("[bold]3. autograding[/] in the sandbox …")
     outcomes = autograde(config, DEMO_LESSON, workers=workers, limits={"cell_timeout": 20}, on_event=lambda e, o: console.print(
         f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
         else f"   {o.student}: not graded ({o.error})" if o else f"   {e}"))

@@ -17,7 +17,7 @@ from .judge import EXERCISE_MARK, GradingFailure
 UNREADABLE = "This check could not read your answer: it has an unexpected type or structure."
 
 
-class ReferenceError_(RuntimeError):
+class ReferenceProbeError(RuntimeError):
     """The reference solution itself could not be probed: an instructor's problem, never a student's."""
 
 
@@ -49,7 +49,7 @@ class GradingSession:
                     self._reference[exercise] = getattr(probes, f"probe_{exercise}")(
                         vars(solutions), **self.inputs.get(exercise, {}))
             except Exception as exc:
-                raise ReferenceError_(f"probing solutions/{self.lesson}.py for {exercise} failed: {exc!r}") from exc
+                raise ReferenceProbeError(f"probing solutions/{self.lesson}.py for {exercise} failed: {exc!r}") from exc
         return self._reference[exercise]
 
 
@@ -120,7 +120,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             if call.excinfo.errisinstance(GradingFailure):
                 feedback = str(call.excinfo.value).split("\n")[0]
-            elif call.excinfo.errisinstance(ReferenceError_):
+            elif call.excinfo.errisinstance(ReferenceProbeError):
                 internal = True
                 detail = str(call.excinfo.value)
             else:

@@ -1,7 +1,6 @@
 """Reading submissions defensively and finding exercises by grade_id."""
 import json
 
-import nbformat
 import pytest
 from nbformat import v4
 
