@@ -150,8 +150,7 @@ def execute(steps: list[Step], job: dict, mounts: list[Mount], config: Config) -
         if culprit is None or culprit == "start-up" or time.monotonic() >= deadline:
             break
         hung = run.status == "timeout"
-        reason = ("it ran past its time limit and ignored the interrupt" if hung
-                  else f"the process ended during it ({_describe_exit(run)})")
+        reason = "it ignored the interrupt at its time limit" if hung else _describe_exit(run)
         skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=reason)
     outcomes.update(skip)
     if culprit == "start-up":

@@ -203,7 +203,7 @@ def grade_submission(notebook: Path, config: Config, lesson: str | None = None, 
                "grading": round(time.monotonic() - executed, 3),
                "total": round(time.monotonic() - started, 3), "sandbox_runs": len(runs)}
     notes = list(probed.notes)
-    notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run: {o.message}" for sid, o in
+    notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run ({o.message})" for sid, o in
               probed.execution.outcomes.items() if o.status in ("timeout", "crashed") and o.message]
     sandbox = UNSANDBOXED if config.allow_unsandboxed else "bubblewrap"
     return SubmissionResult(probed.lesson.name, tuple(results), probed.seed, sandbox, timings, tuple(notes))
