@@ -90,7 +90,7 @@ def cmd_release(args: argparse.Namespace) -> ExitCode:
     full = report.reference is not None and report.reference.score == report.reference.max_score
     if not full:
         errors.print(f"autograder: {lesson.name} was not released: the source notebook does not score full marks "
-                     f"({report.reference_error or 'see autograder validate ' + lesson.name})")
+                     f"({report.reference_error or 'see autograder validate ' + lesson.name})", soft_wrap=True)
         return ExitCode.FAILED
     with console.status(f"generating release/{lesson.name}/ with nbgrader …"):
         target = release_lesson(lesson, check=lambda built: find_leaks(lesson, built.parent))

@@ -165,3 +165,32 @@ def test_check_tells_a_student_what_is_missing(tmp_path):
     lines = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if line.count("│") >= 3}
     assert "failing" in lines["identity_tensor"] and "missing" in lines["sqrt_b_cubed"]
     assert "ok" in lines["deep_forward"] and "missing" in lines["mnist_accuracy"]
+
+
+def test_feedback_and_report_verbs_run_from_the_command_line(graded):
+    config, _ = graded
+    for verb in ("feedback", "report"):
+        done = subprocess.run([sys.executable, "-m", "autograder.cli", verb, "hands_on_dl"], cwd=config.course_root,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert (config.course_root / "reports" / "hands_on_dl.html").is_file()
+
+
+def test_release_refuses_a_lesson_whose_reference_loses_points(tmp_path):
+    import nbformat
+
+    root = make_course(tmp_path / "course", ROOT)
+    (root / "source").unlink()
+    shutil.copytree(ROOT / "source", root / "source")
+    (root / "release").unlink()
+    shutil.copytree(ROOT / "release", root / "release")
+    path = root / "source" / "hands_on_dl" / "hands_on_dl.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "identity_tensor").source = \
+        "### BEGIN SOLUTION\nI_tensor = torch.ones(3, 3)\n### END SOLUTION\n"
+    nbformat.write(nb, path)
+    before = (root / "release" / "hands_on_dl" / "hands_on_dl.ipynb").read_bytes()
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "hands_on_dl"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "does not score full marks" in done.stderr
+    assert (root / "release" / "hands_on_dl" / "hands_on_dl.ipynb").read_bytes() == before
