@@ -27,6 +27,14 @@ def _layers(rng: np.random.Generator, widths: list[int]) -> list[dict]:
             for n_in, n_out in zip(widths[:-1], widths[1:])]
 
 
+def _relu_net(layers: list[dict], x: np.ndarray) -> np.ndarray:
+    """Return the reference MLP's output (ReLU after every hidden layer) on `x`, in numpy."""
+    for index, layer in enumerate(layers):
+        x = x @ np.asarray(layer["weight"]).T + np.asarray(layer["bias"])
+        x = np.maximum(x, 0) if index < len(layers) - 1 else x
+    return x
+
+
 def _forward_case(rng: np.random.Generator, activation: str | None, batched: bool) -> dict:
     width_in, width_out = int(rng.integers(3, 10)), int(rng.integers(1, 5))
     profile = [int(w) for w in rng.integers(2, 9, size=int(rng.integers(1, 4)))]
@@ -46,13 +54,18 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
     runs.append({"seed": int(rng.integers(1, 2**31)), "learning_rate": 0.01, "iterations": 50})
     width_in, width_out = int(rng.integers(4, 9)), int(rng.integers(1, 4))
     profile = [int(w) for w in rng.integers(3, 8, size=2)]
-    rows = _f32(rng.normal(0, 1, (2, width_in)))
+    while True:  # rows whose outputs differ clearly: swapping query and value must show
+        twin_layers = _layers(rng, [width_in, *profile, width_out])
+        rows = _f32(rng.normal(0, 1, (2, width_in)))
+        outputs = _relu_net(twin_layers, np.asarray(rows))
+        if np.abs(outputs[0] - outputs[1]).max() > 0.1:
+            break
     return {
         "gradient_loop": {"x": _f32(x), "y": _f32(p_true * np.asarray(_f32(x))), "runs": runs},
         "deep_forward": {"cases": [_forward_case(rng, None, True), _forward_case(rng, None, False),
                                    _forward_case(rng, "sigmoid", True), _forward_case(rng, "tanh", False)]},
         "twin_tower": {"input_width": width_in, "profile": profile, "output_width": width_out,
-                       "layers": _layers(rng, [width_in, *profile, width_out]), "inputs": rows,
+                       "layers": twin_layers, "inputs": rows,
                        "equal_row": _f32(rng.normal(0, 1, width_in))},
         **{exercise: {"images": f"/data/{path}"} for exercise, path in TEST_IMAGES.items()},
     }
