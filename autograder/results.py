@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 Outcome = Literal["passed", "failed", "error", "timeout", "missing"]
@@ -76,7 +76,3 @@ class SubmissionResult:
         """Return the JSON text of the result, byte-stable for the same grade."""
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
-
-def as_dict(result: ExerciseResult) -> dict:
-    """Return an exercise result as a plain dict."""
-    return asdict(result)

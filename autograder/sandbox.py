@@ -10,7 +10,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -225,7 +224,3 @@ class Sandbox:
                           time.monotonic() - self.started, self._stdout.text(), self._stderr.text(),
                           self.sandboxed)
 
-
-def python_executable() -> str:
-    """Return the interpreter of the grading environment (the venv's python, not its target)."""
-    return sys.executable
