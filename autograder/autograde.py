@@ -93,7 +93,8 @@ def _gradebook_matches(config: Config, lesson: str, student: str, state: dict) -
     if stored is None:
         return False
     wanted = {f"test_{e['id']}": e["score"] for e in state["result"]["exercises"]} if state.get("result") else {}
-    return all(abs(stored.get(k, -1) - v) < 1e-9 for k, v in wanted.items()) if wanted else True
+    # a row nbgrader created before a crash has no auto_score yet (None): not a match
+    return all(stored.get(k) is not None and abs(stored[k] - v) < 1e-9 for k, v in wanted.items())
 
 
 def autograde(config: Config, lesson: str, students: list[str] | None = None, workers: int | None = None,
