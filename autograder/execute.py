@@ -4,8 +4,6 @@ A step that kills or hangs the sandbox is recorded and the notebook is run again
 infinite loop or `os._exit` costs that exercise only."""
 from __future__ import annotations
 
-import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +13,10 @@ from nbformat import NotebookNode
 
 from .config import Config
 from .notebook import cell_index, grade_id, is_skipped
-from .sandbox import Mount, Sandbox, SandboxRun
+from .sandbox import SandboxRun
+from .warm import SandboxStartError, WarmSandbox, warm_sandbox
 
 StepStatus = Literal["ok", "error", "timeout", "crashed", "missing", "skipped", "not_run"]
-SANDBOXED_CODE = Path(__file__).parent / "sandboxed"
 MAX_RERUNS = 3
 
 
@@ -80,16 +78,6 @@ def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[st
     return steps
 
 
-def sandbox_mounts(config: Config, data_files: tuple[str, ...], submitted: dict[str, Path]) -> list[Mount]:
-    """Return what the sandbox may read: the Python environment, runner and probes, data, submitted files."""
-    prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
-    mounts = [Mount(p, str(p)) for p in sorted(prefixes)]
-    mounts.append(Mount(SANDBOXED_CODE, "/opt/autograder/sandboxed"))
-    mounts += [Mount(config.data_root / f, f"/data/{f}") for f in data_files if (config.data_root / f).is_file()]
-    mounts += [Mount(path, f"/submission/{name}") for name, path in submitted.items()]
-    return mounts
-
-
 def _outcome(message: dict) -> StepOutcome:
     status = message.get("status")
     status = {"interrupted": "timeout"}.get(status, status)
@@ -100,32 +88,28 @@ def _outcome(message: dict) -> StepOutcome:
                        str(message.get("message", ""))[:1000], message.get("data"))
 
 
-def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, mounts: list[Mount],
-              config: Config, deadline: float, outcomes: dict[str, StepOutcome]) -> tuple[SandboxRun, str | None, float]:
-    """Run the steps not in `skip` once; return the run, the step that hung or crashed it, preload time."""
+def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, warm: WarmSandbox,
+              files: dict[str, Path], config: Config, deadline: float,
+              outcomes: dict[str, StepOutcome]) -> tuple[SandboxRun, str | None]:
+    """Run the steps not in `skip` once in a forked state of `warm`; return the run and the step that
+    hung or crashed it."""
     limits = config.limits
     todo = [s for s in steps if s.id not in skip]
-    job = {**job, "steps": [s.job(limits.cell_timeout) for s in todo], "own_pid_namespace": not config.allow_unsandboxed}
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "PYTHONPATH": "/opt/autograder",
-           "AUTOGRADER_DATA": "/data", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
-    sandbox = Sandbox([sys.executable, "-m", "sandboxed.runner"], mounts, limits, env,
-                      json.dumps(job).encode(), sandboxed=not config.allow_unsandboxed)
-    current, preload, started = None, 0.0, False
-    quiet = 120.0  # start-up (imports) may be slow on a loaded machine
+    run = warm.run({**job, "steps": [s.job(limits.cell_timeout) for s in todo]}, files)
+    current, started = None, False
+    quiet = 60.0  # a fresh fork is ready in well under a second, even on a loaded machine
     while True:
         budget = min(quiet, deadline - time.monotonic())
         try:
-            message = sandbox.read_message(max(budget, 0.0))
+            message = run.read_message(max(budget, 0.0))
         except TimeoutError:
-            sandbox.kill()
-            return sandbox.finish(), current or "start-up", preload
-        if message is None:  # the sandbox ended: normally after "done", else a step crashed it
-            run = sandbox.finish()
-            return run, current if started else "start-up", preload
+            run.kill()
+            return run.finish(), current or "start-up"
+        if message is None:  # the job ended: normally after "done", else a step crashed it
+            return run.finish(), current if started else "start-up"
         kind = message.get("type")
         if kind == "ready":
-            preload, started = float(message.get("preload_s", 0)), True
+            started = True
         elif kind == "start":
             current = str(message.get("id"))
             quiet = limits.cell_timeout + limits.grace
@@ -133,28 +117,37 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, mounts
             outcomes[current] = _outcome(message)
             current = None
         elif kind == "done":
-            return sandbox.finish(), None, preload
+            return run.finish(), None
 
 
-def execute(steps: list[Step], job: dict, mounts: list[Mount], config: Config) -> Execution:
-    """Return the outcome of every step, re-running without any step that hangs or kills the sandbox."""
+def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config,
+            preload: tuple[str, ...], data_files: tuple[str, ...]) -> Execution:
+    """Return the outcome of every step, re-running without any step that hangs or kills the sandbox.
+    Runs in this process's warm sandbox for the lesson (started here if needed)."""
     started = time.monotonic()
     deadline = started + config.limits.notebook_timeout
     outcomes: dict[str, StepOutcome] = {}
     skip: dict[str, StepOutcome] = {}
-    runs, preload = [], 0.0
+    runs, start_seconds, culprit, reason = [], 0.0, None, ""
     for _ in range(MAX_RERUNS + 1):
         outcomes.clear()
-        run, culprit, preload = _run_once(steps, skip, job, mounts, config, deadline, outcomes)
+        try:
+            warm, seconds = warm_sandbox(config, job["lesson"], preload, data_files)
+        except SandboxStartError as exc:
+            culprit, reason = "start-up", str(exc)
+            break
+        start_seconds += seconds
+        run, culprit = _run_once(steps, skip, job, warm, files, config, deadline, outcomes)
         runs.append(run)
+        if culprit == "start-up":
+            reason = "the sandbox did not start: " + (run.stderr.strip().splitlines() or [_describe_exit(run)])[-1][:300]
         if culprit is None or culprit == "start-up" or time.monotonic() >= deadline:
             break
         hung = run.status == "timeout"
-        reason = "it ignored the interrupt at its time limit" if hung else _describe_exit(run)
-        skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=reason)
+        why = "it ignored the interrupt at its time limit" if hung else _describe_exit(run)
+        skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=why)
     outcomes.update(skip)
     if culprit == "start-up":
-        reason = "the sandbox did not start: " + (runs[-1].stderr.strip().splitlines() or ["no output"])[-1][:300]
         for step in steps:
             outcomes.setdefault(step.id, StepOutcome("crashed", message=reason))
     elif culprit is not None:  # out of reruns or notebook time: everything unfinished is recorded as such
@@ -163,7 +156,7 @@ def execute(steps: list[Step], job: dict, mounts: list[Mount], config: Config) -
                                                  message="the notebook ran out of time here" if over_time else "the process ended here"))
     for step in steps:
         outcomes.setdefault(step.id, StepOutcome("not_run", message="not reached: an earlier cell used up the notebook's time"))
-    return Execution(outcomes, tuple(runs), preload, time.monotonic() - started)
+    return Execution(outcomes, tuple(runs), start_seconds, time.monotonic() - started)
 
 
 def _describe_exit(run: SandboxRun) -> str:

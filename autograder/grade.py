@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 
 from .config import Config
 from .course import Lesson, get_lesson, lesson_grade_ids
-from .execute import Execution, StepOutcome, execute, plan_steps, sandbox_mounts
+from .execute import Execution, StepOutcome, execute, plan_steps
 from .notebook import NotebookError, grade_id, lesson_of, read_notebook, restore_locked_cells, skip_ids
 from .pytest_plugin import OutcomeCollector
 from .results import ExerciseResult, SubmissionResult
@@ -103,9 +103,8 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
     grader = lesson.grader
     files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
-    job = {"lesson": lesson.name, "preload": list(grader.PRELOAD), "files": sorted(files), "seed": 0,
-           "output_cap": config.limits.output_kb << 10}
-    return execute(steps, job, sandbox_mounts(config, grader.DATA_FILES, files), config), notes
+    job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10}
+    return execute(steps, job, files, config, tuple(grader.PRELOAD), tuple(grader.DATA_FILES)), notes
 
 
 def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:

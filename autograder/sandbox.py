@@ -134,34 +134,102 @@ class _CappedDrain(threading.Thread):
         return self.kept.decode("utf-8", "replace") + note
 
 
+class JsonLines:
+    """Reads JSON-line messages from a pipe; garbage, oversized or partial lines become "invalid" messages."""
+
+    def __init__(self, read_fd: int):
+        self.stream = os.fdopen(read_fd, "rb", buffering=0)
+        self.buffer = bytearray()
+        self.eof = False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def has_line(self) -> bool:
+        return b"\n" in self.buffer
+
+    def fill(self) -> None:
+        """Read what the pipe holds now (call when select says it is readable)."""
+        chunk = self.stream.read(1 << 20)
+        if chunk is None:  # non-blocking and empty
+            raise BlockingIOError
+        if not chunk:
+            self.eof = True
+        self.buffer += chunk
+        if len(self.buffer) > MAX_MESSAGE_BYTES and b"\n" not in self.buffer:
+            self.buffer = bytearray(b'{"type": "invalid", "reason": "message too large"}\n')
+
+    def next_message(self) -> dict | None:
+        """Return the next complete message, or None when no complete line is buffered."""
+        if b"\n" not in self.buffer:
+            return None
+        line, _, rest = bytes(self.buffer).partition(b"\n")
+        self.buffer = bytearray(rest)
+        if not line.strip():
+            return self.next_message()
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            return {"type": "invalid", "reason": "unreadable message"}
+        return message if isinstance(message, dict) else {"type": "invalid", "reason": "not an object"}
+
+    def drain(self) -> list[dict]:
+        """Return every message still in the pipe without blocking (its writers are gone or idle)."""
+        os.set_blocking(self.fileno(), False)
+        try:
+            while not self.eof:
+                self.fill()
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(self.fileno(), True)
+        messages = []
+        while (message := self.next_message()) is not None:
+            messages.append(message)
+        return messages
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 class Sandbox:
-    """One running sandboxed process; read its messages, then `finish()` for the run record."""
+    """One running sandboxed process; read its messages, then `finish()` for the run record.
+
+    Each name in `channels` is a one-way pipe from the sandbox, its descriptor number in
+    $AUTOGRADER_<NAME>_FD. With `stdin=None` the process's stdin stays open for `send()`."""
 
     def __init__(self, cmd: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
-                 stdin: bytes, sandboxed: bool = True):
+                 stdin: bytes | None, sandboxed: bool = True, channels: tuple[str, ...] = ("message",),
+                 cwd: Path | None = None):
         self.limits, self.sandboxed, self.started = limits, sandboxed, time.monotonic()
-        read_end, write_end = os.pipe()
-        os.set_inheritable(write_end, True)
-        env = {**env, "AUTOGRADER_MESSAGE_FD": str(write_end)}
+        self.readers: dict[str, JsonLines] = {}
+        write_ends = []
+        for name in channels:
+            read_end, write_end = os.pipe()
+            os.set_inheritable(write_end, True)
+            env = {**env, f"AUTOGRADER_{name.upper()}_FD": str(write_end)}
+            self.readers[name] = JsonLines(read_end)
+            write_ends.append(write_end)
         if sandboxed:
             argv = bubblewrap_argv(cmd, mounts, limits, env)
         else:  # loud fallback: limits apply, isolation does not
             argv, env = cmd, {**env, "PATH": os.environ.get("PATH", "")}
         self.process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(write_end,), start_new_session=True, env=env if not sandboxed else None,
-            preexec_fn=lambda: _apply_rlimits(limits),
+            pass_fds=tuple(write_ends), start_new_session=True, env=env if not sandboxed else None,
+            cwd=cwd, preexec_fn=lambda: _apply_rlimits(limits),
         )
-        os.close(write_end)
-        self._channel = os.fdopen(read_end, "rb", buffering=0)
-        self._buffer = bytearray()
+        for fd in write_ends:
+            os.close(fd)
         self._selector = selectors.DefaultSelector()
-        self._selector.register(self._channel, selectors.EVENT_READ)
+        for name, reader in self.readers.items():
+            self._selector.register(reader, selectors.EVENT_READ, name)
         cap = limits.output_kb << 10
         self._stdout = _CappedDrain(self.process.stdout, cap)
         self._stderr = _CappedDrain(self.process.stderr, cap)
         self._killed_for_timeout = False
-        threading.Thread(target=self._feed, args=(stdin,), daemon=True).start()
+        if stdin is not None:
+            threading.Thread(target=self._feed, args=(stdin,), daemon=True).start()
 
     def _feed(self, data: bytes) -> None:
         try:
@@ -170,29 +238,37 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             pass
 
-    def read_message(self, timeout: float) -> dict | None:
-        """Return the next message, None at end of stream; raise TimeoutError after `timeout` s of silence."""
+    def send(self, message: dict) -> bool:
+        """Write one JSON line to the process's stdin; return False if it is gone."""
+        try:
+            self.process.stdin.write(json.dumps(message).encode() + b"\n")
+            self.process.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def read_any(self, timeout: float) -> tuple[str, dict | None]:
+        """Return (channel, next message) from whichever channel has one; (channel, None) at its end;
+        raise TimeoutError after `timeout` s of silence."""
         deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
+        while True:
+            for name, reader in self.readers.items():
+                if reader.has_line():
+                    return name, reader.next_message()
+                if reader.eof:
+                    return name, None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            if not self._selector.select(remaining):
-                continue
-            chunk = self._channel.read(1 << 20)
-            if not chunk:
-                return None
-            self._buffer += chunk
-            if len(self._buffer) > MAX_MESSAGE_BYTES:
-                self._buffer.clear()
-                return {"type": "invalid", "reason": "message too large"}
-        line, _, rest = bytes(self._buffer).partition(b"\n")
-        self._buffer = bytearray(rest)
-        try:
-            message = json.loads(line)
-        except (ValueError, RecursionError):
-            return {"type": "invalid", "reason": "unreadable message"}
-        return message if isinstance(message, dict) else {"type": "invalid", "reason": "not an object"}
+            for key, _ in self._selector.select(remaining):
+                key.fileobj.fill()
+
+    def read_message(self, timeout: float, channel: str = "message") -> dict | None:
+        """Return the next message of `channel` (others are dropped), None at its end."""
+        while True:
+            name, message = self.read_any(timeout)
+            if name == channel:
+                return message
 
     def kill(self, for_timeout: bool = True) -> None:
         """Kill bwrap and so the whole pid namespace (every process the student started)."""
@@ -202,6 +278,13 @@ class Sandbox:
         except ProcessLookupError:
             pass
 
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stderr_text(self) -> str:
+        return self._stderr.kept.decode("utf-8", "replace")
+
     def finish(self, timeout: float = 10.0) -> SandboxRun:
         """Return the run record once the process has ended (killing it after `timeout`)."""
         try:
@@ -210,7 +293,8 @@ class Sandbox:
             self.kill(for_timeout=False)
             self.process.wait()
         self._selector.close()
-        self._channel.close()
+        for reader in self.readers.values():
+            reader.close()
         code = self.process.returncode
         if self._killed_for_timeout:
             status: SandboxStatus = "timeout"
@@ -223,4 +307,3 @@ class Sandbox:
         return SandboxRun(status, code if code >= 0 else None, -code if code < 0 else None,
                           time.monotonic() - self.started, self._stdout.text(), self._stderr.text(),
                           self.sandboxed)
-

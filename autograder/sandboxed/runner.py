@@ -1,8 +1,9 @@
-"""The in-sandbox notebook runner: executes cells and probes in order, streaming typed JSON messages.
+"""The in-sandbox notebook runner: executes one submission's cells and probes in order, streaming typed
+JSON messages. It runs in a process forked for that submission by the warm server (server.py).
 
-Reads a job (JSON) on stdin: {"steps": [{"id", "kind": "cell"|"probe", ...}], "timeout", "lesson",
-"preload", "files", "seed"}. Writes one JSON line per event to the inherited message descriptor.
-A cell that fails is recorded and execution goes on; a step that overruns its time is interrupted."""
+A job is {"steps": [{"id", "kind": "cell"|"probe", ...}], "lesson", "files", "seed", "output_cap",
+"own_pid_namespace"}. One JSON line per event goes to the inherited message descriptor. A cell that fails
+is recorded and execution goes on; a step that overruns its time is interrupted."""
 from __future__ import annotations
 
 import _thread
@@ -17,7 +18,7 @@ import threading
 import time
 import traceback
 
-SUBMISSION_DIR = "/submission"
+SUBMISSION_DIR = os.environ.get("AUTOGRADER_SUBMISSION", "/submission")
 
 
 class MessageChannel:
@@ -184,11 +185,11 @@ def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
         namespace.update(snapshot)
 
 
-def kill_strays() -> int:
+def kill_strays(protected: set[int]) -> int:
     """Kill every other process in the sandbox (forks and background jobs a cell left); return how many."""
-    me, killed = os.getpid(), 0
+    killed = 0
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in (1, me):
+        if entry.isdigit() and int(entry) not in protected:
             try:
                 os.kill(int(entry), 9)
                 killed += 1
@@ -197,15 +198,12 @@ def kill_strays() -> int:
     return killed
 
 
-def main() -> None:
-    job = json.loads(sys.stdin.read())
-    channel = MessageChannel(int(os.environ["AUTOGRADER_MESSAGE_FD"]))
-    started = time.monotonic()
-    preload(job.get("preload", []))
-    channel.send("ready", preload_s=round(time.monotonic() - started, 3))
+def run_job(job: dict, channel: MessageChannel, shell) -> None:
+    """Run a submission's steps in `shell`, reporting each step's start and end on `channel`."""
     copy_submission_files(job.get("files", []))
     seed_everything(job.get("seed", 0))
-    shell = make_shell()
+    channel.send("ready")
+    protected = {1, os.getpid(), os.getppid()}  # the namespace's init and the warm server stay
     watchdog = Watchdog()
     cap = job.get("output_cap", 65536)
     for step in job["steps"]:
@@ -223,13 +221,8 @@ def main() -> None:
         if os.getpid() != channel.owner:  # a fork of the runner finished a step: it must not go on
             os._exit(0)
         if job.get("own_pid_namespace"):  # never outside the sandbox: there it would kill the grader's processes
-            fields["strays_killed"] = kill_strays()
+            fields["strays_killed"] = kill_strays(protected)
         if fired and fields["status"] in ("interrupted", "error"):
             fields["status"] = "timeout"
         channel.send("end", id=step["id"], seconds=round(time.monotonic() - begun, 3), **fields)
     channel.send("done")
-    os._exit(0)  # skip interpreter teardown: student objects may misbehave in __del__
-
-
-if __name__ == "__main__":
-    main()

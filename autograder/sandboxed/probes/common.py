@@ -5,7 +5,13 @@ import math
 import os
 import struct
 
-SUBMISSION_DIR = "/submission"
+SUBMISSION_DIR = os.environ.get("AUTOGRADER_SUBMISSION", "/submission")
+
+
+def data_path(path: str) -> str:
+    """Return where a data file given as /data/... lives here (elsewhere only in the unsandboxed fallback)."""
+    root = os.environ.get("AUTOGRADER_DATA", "/data")
+    return os.path.join(root, path[len("/data/"):]) if path.startswith("/data/") and root != "/data" else path
 
 
 class MissingAnswer(Exception):
@@ -72,7 +78,7 @@ def read_idx_images(path: str):
     """Return the images of an IDX file as a float tensor [N, 784] scaled to [0, 1] (as ToTensor does)."""
     import torch
 
-    with open(path, "rb") as handle:
+    with open(data_path(path), "rb") as handle:
         magic, count, rows, cols = struct.unpack(">IIII", handle.read(16))
         if magic != 2051:
             raise ValueError(f"{path} is not an IDX image file")

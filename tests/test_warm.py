@@ -1,0 +1,78 @@
+"""Warm sandboxes: submissions forked one after another from one sandbox must not see each other."""
+import json
+
+import pytest
+
+from autograder.sandbox import bubblewrap_available
+from autograder.warm import warm_sandbox
+
+pytestmark = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap cannot run here")
+
+FIRST_STUDENT = """
+import builtins, os, subprocess, sys, torch, numpy
+secret_global = 42
+torch.allclose = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+open('left_in_work', 'w').write('x')
+open('/tmp/left_in_tmp', 'w').write('x')
+open('/home/student/left_in_home', 'w').write('x')
+subprocess.Popen(['sleep', '300'], start_new_session=True)
+os.makedirs('locked/inner')
+os.chmod('locked', 0)
+"""
+
+SECOND_STUDENT = """
+import builtins, json, os, torch, numpy
+others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid(), os.getppid())]
+print(json.dumps({
+    "global": 'secret_global' in globals(),
+    "allclose": torch.allclose(torch.zeros(1), torch.ones(1)),
+    "isinstance": isinstance(1, str),
+    "files": [os.path.exists(p) for p in ('left_in_work', 'locked', '/tmp/left_in_tmp', '/home/student/left_in_home')],
+    "processes": others,
+    "work_writable": os.access('.', os.W_OK),
+}))
+"""
+
+
+def run_cells(warm, *sources: str) -> list[dict]:
+    """Run cells as one job in `warm`; return the job's messages."""
+    steps = [{"id": f"cell-{i}", "kind": "cell", "source": s, "timeout": 30} for i, s in enumerate(sources)]
+    run = warm.run({"lesson": "none", "steps": steps, "files": [], "seed": 0}, {})
+    messages = []
+    while (message := run.read_message(60)) is not None:
+        messages.append(message)
+    run.finish()
+    return messages
+
+
+def cell_ends(messages: list[dict]) -> list[dict]:
+    return [m for m in messages if m.get("type") == "end"]
+
+
+@pytest.fixture()
+def warm(config):
+    box, _ = warm_sandbox(config, "warm-test", ("torch", "numpy"), ())
+    return box
+
+
+def test_second_submission_sees_nothing_of_the_first(warm):
+    first = cell_ends(run_cells(warm, FIRST_STUDENT, "import builtins\nbuiltins.isinstance = lambda *a: True"))
+    assert first[0]["status"] == "ok", first[0].get("error")
+    second = cell_ends(run_cells(warm, SECOND_STUDENT))
+    seen = json.loads(second[0]["output"])
+    assert seen == {"global": False, "allclose": False, "isinstance": False, "files": [False, False, False, False],
+                    "processes": [], "work_writable": True}
+
+
+def test_server_memory_is_out_of_reach(warm):
+    cell = "import os\ntry:\n open(f'/proc/{os.getppid()}/mem', 'rb').read(1)\n print('read')\nexcept OSError as e:\n print(type(e).__name__)"
+    assert cell_ends(run_cells(warm, cell))[0]["output"].strip() in ("PermissionError", "FileNotFoundError")
+
+
+def test_killing_the_server_costs_one_run_then_a_fresh_sandbox_starts(config, warm):
+    run_cells(warm, "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(5)")
+    assert not warm.alive
+    again, seconds = warm_sandbox(config, "warm-test", ("torch", "numpy"), ())
+    assert again is not warm and seconds > 0
+    assert cell_ends(run_cells(again, "x = 1"))[0]["status"] == "ok"
