@@ -98,7 +98,7 @@ def _gradebook_matches(config: Config, lesson: str, student: str, state: dict) -
 
 
 def autograde(config: Config, lesson: str, students: list[str] | None = None, workers: int | None = None,
-              force: bool = False, seed: int | None = None, limits: dict | None = None,
+              force: bool = False, seed: int | None = None, limits: dict | None = None, scheduler: str | None = None,
               on_event: Callable[[str, ClassOutcome | None], None] | None = None) -> list[ClassOutcome]:
     """Grade every pending submission of `lesson`; return one outcome per submission, in student order."""
     from .release import ensure_in_gradebook
@@ -141,5 +141,5 @@ def autograde(config: Config, lesson: str, students: list[str] | None = None, wo
             on_event("done", done)
 
     if pending:
-        grade_many(pending, config.course_root, workers, limits, on_done=finish)
+        grade_many(pending, config.course_root, workers, limits, on_done=finish, scheduler=scheduler)
     return [outcomes[s.student] for s in submissions]

@@ -1,7 +1,13 @@
-"""Grade many submissions in parallel worker processes, each result or failure kept per submission."""
+"""Grade many submissions in parallel worker processes, each result or failure kept per submission.
+
+Two backends share one task function: a local pool of spawned processes, or a Dask distributed cluster
+(`scheduler="local"` starts a LocalCluster here; "tcp://host:port" joins a running one, whose workers must
+see the course directory at the same path). Either way each worker keeps a warm sandbox per lesson, and
+only the calling process sees results (it alone writes the gradebook)."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -54,20 +60,53 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
+def _outcome(item: BatchItem, future) -> BatchOutcome:
+    try:
+        data, error, internal = future.result()
+    except Exception as exc:  # the worker process itself died (killed, out of memory), past any retries
+        data, error, internal = None, f"grading worker died: {type(exc).__name__}: {exc}", True
+    return BatchOutcome(item.key, SubmissionResult.from_json(data) if data else None, error, internal)
+
+
 def grade_many(items: list[BatchItem], course_root: Path, workers: int | None = None, limits: dict | None = None,
-               on_done: Callable[[BatchOutcome], None] | None = None) -> dict[str, BatchOutcome]:
-    """Return every item's outcome, grading `workers` at a time in spawned processes."""
+               on_done: Callable[[BatchOutcome], None] | None = None,
+               scheduler: str | None = None) -> dict[str, BatchOutcome]:
+    """Return every item's outcome, grading `workers` at a time in spawned processes, or on Dask workers
+    when `scheduler` is "local" or a scheduler address."""
     outcomes: dict[str, BatchOutcome] = {}
-    with ProcessPoolExecutor(max_workers=workers or default_workers(), mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_grade, item, str(course_root), limits or {}): item for item in items}
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                data, error, internal = future.result()
-            except Exception as exc:  # the worker process itself died (killed, out of memory)
-                data, error, internal = None, f"grading worker died: {type(exc).__name__}: {exc}", True
-            outcome = BatchOutcome(item.key, SubmissionResult.from_json(data) if data else None, error, internal)
-            outcomes[item.key] = outcome
-            if on_done:
-                on_done(outcome)
+
+    def record(outcome: BatchOutcome) -> None:
+        outcomes[outcome.key] = outcome
+        if on_done:
+            on_done(outcome)
+
+    if scheduler:
+        _grade_on_dask(items, course_root, workers, limits or {}, scheduler, record)
+    else:
+        with ProcessPoolExecutor(max_workers=workers or default_workers(), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_grade, item, str(course_root), limits or {}): item for item in items}
+            for future in as_completed(futures):
+                record(_outcome(futures[future], future))
     return {item.key: outcomes[item.key] for item in items}
+
+
+def _grade_on_dask(items: list[BatchItem], course_root: Path, workers: int | None, limits: dict, scheduler: str,
+                   record: Callable[[BatchOutcome], None]) -> None:
+    """Grade on a Dask cluster; a worker lost mid-task only means the scheduler runs its tasks elsewhere."""
+    import logging
+
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
+
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    else:
+        cluster = None
+    with Client(cluster or scheduler) as client:
+        futures = {client.submit(_grade, item, str(course_root), limits, pure=False, retries=2,
+                                 key=f"grade-{item.key}-{uuid.uuid4().hex[:8]}"): item for item in items}
+        for future in dask_completed(futures):
+            record(_outcome(futures[future], future))
+    if cluster is not None:
+        cluster.close()

@@ -146,7 +146,7 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
                 progress.console.print(f"  {outcome.student}: {outcome.action} {score}")
 
         outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed,
-                             on_event=on_event)
+                             scheduler=args.scheduler or args.dask, on_event=on_event)
     table = Table(title=f"{lesson.name}: {len(outcomes)} submissions", title_justify="left")
     for column in ("student", "this run", "score", "passed", "not passed"):
         table.add_column(column)
@@ -243,12 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     autograde_ = verbs.add_parser("autograde", help="grade every collected submission into gradebook.db",
                                   description="Grade submitted/*/LESSON in the sandbox, in parallel. Resumable: "
                                   "only new or changed submissions are graded.",
-                                  epilog="example: autograder autograde hands_on_dl --workers 2")
+                                  epilog="examples: autograder autograde hands_on_dl --workers 2\n"
+                                         "          autograder autograde hands_on_dl --dask local --workers 2\n"
+                                         "          autograder autograde hands_on_dl --scheduler tcp://10.0.0.5:8786",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     autograde_.add_argument("lesson")
     autograde_.add_argument("--student", action="append", help="only this student (repeatable)")
     autograde_.add_argument("--workers", type=int, help="parallel sandboxes (default: one per core)")
     autograde_.add_argument("--force", action="store_true", help="grade again even if already graded")
     autograde_.add_argument("--seed", type=int, help="run seed for hidden inputs (recorded; reproduces a run)")
+    backend = autograde_.add_mutually_exclusive_group()
+    backend.add_argument("--dask", choices=["local"], help="grade on a Dask LocalCluster started here (--workers of them)")
+    backend.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                         help="grade on a running Dask cluster; its workers need this course at the same path, "
+                              "this package and bubblewrap; lost workers' submissions are retried")
     autograde_.set_defaults(run=cmd_autograde)
     feedback = verbs.add_parser("feedback", help="write per-student HTML feedback",
                                 epilog="example: autograder feedback hands_on_dl")

@@ -129,7 +129,7 @@ def run_graders(probed: Probed, config: Config) -> list[dict]:
         records_file.write_text(json.dumps({"lesson": probed.lesson.name, "seed": probed.seed, "inputs": probed.inputs,
                                             "records": probed.records, "course_root": str(config.course_root)}))
         code = pytest.main([str(probed.lesson.grader_dir), "--probe-records", str(records_file),
-                            "-p", "no:cacheprovider", "-p", "no:terminal", "--rootdir", str(config.course_root)],
+                            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception", "--rootdir", str(config.course_root)],
                            plugins=[collector])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"the hidden graders of {probed.lesson.name} could not run (pytest exit code {int(code)})")
