@@ -5,6 +5,7 @@ infinite loop or `os._exit` costs that exercise only."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -120,10 +121,10 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, warm: 
             return run.finish(), None
 
 
-def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config,
-            preload: tuple[str, ...], data_files: tuple[str, ...]) -> Execution:
+def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config, preload: tuple[str, ...],
+            data_files: tuple[str, ...], while_starting: Callable[[], None] | None = None) -> Execution:
     """Return the outcome of every step, re-running without any step that hangs or kills the sandbox.
-    Runs in this process's warm sandbox for the lesson (started here if needed)."""
+    Runs in this process's warm sandbox for the lesson (started here if needed, `while_starting` meanwhile)."""
     started = time.monotonic()
     deadline = started + config.limits.notebook_timeout
     outcomes: dict[str, StepOutcome] = {}
@@ -132,7 +133,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
     for _ in range(MAX_RERUNS + 1):
         outcomes.clear()
         try:
-            warm, seconds = warm_sandbox(config, job["lesson"], preload, data_files)
+            warm, seconds = warm_sandbox(config, job["lesson"], preload, data_files, while_starting)
         except SandboxStartError as exc:
             culprit, reason = "start-up", str(exc)
             break

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import secrets
 import tempfile
@@ -104,7 +105,16 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
     files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
     job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10}
-    return execute(steps, job, files, config, tuple(grader.PRELOAD), tuple(grader.DATA_FILES)), notes
+    return execute(steps, job, files, config, tuple(grader.PRELOAD), tuple(grader.DATA_FILES),
+                   while_starting=lambda: warm_up_judge(lesson)), notes
+
+
+def warm_up_judge(lesson: Lesson) -> None:
+    """Import what the judge needs (torch, the reference solutions, the graders) while a sandbox starts."""
+    import torch  # noqa: F401  (reference probes run on torch)
+
+    lesson.solutions()
+    importlib.import_module(f"autograder.sandboxed.probes.{lesson.name}")
 
 
 def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:

@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import Config
@@ -39,7 +40,8 @@ def sandbox_mounts(config: Config, data_files: tuple[str, ...], inbox: Path) -> 
 class WarmSandbox:
     """One started sandbox that runs submissions one after another, each in a fresh forked state."""
 
-    def __init__(self, config: Config, preload: tuple[str, ...], data_files: tuple[str, ...]):
+    def __init__(self, config: Config, preload: tuple[str, ...], data_files: tuple[str, ...],
+                 while_starting: Callable[[], None] | None = None):
         started = time.monotonic()
         self.config, self.sandboxed = config, not config.allow_unsandboxed
         self.inbox = Path(tempfile.mkdtemp(prefix="autograder-inbox-"))
@@ -62,6 +64,8 @@ class WarmSandbox:
                            limits, env, stdin=None, sandboxed=self.sandboxed, channels=("message", "control"),
                            cwd=self.workdir / "work" if self.workdir else None)
         self.box.send(setup)
+        if while_starting:  # trusted-side warm-up overlaps the sandbox's imports
+            while_starting()
         try:
             message = self.box.read_message(START_TIMEOUT, channel="control")
         except TimeoutError:
@@ -179,15 +183,17 @@ class WarmRun:
 _warm: dict[tuple, WarmSandbox] = {}
 
 
-def warm_sandbox(config: Config, key: str, preload: tuple[str, ...], data_files: tuple[str, ...]) -> tuple[WarmSandbox, float]:
+def warm_sandbox(config: Config, key: str, preload: tuple[str, ...], data_files: tuple[str, ...],
+                 while_starting: Callable[[], None] | None = None) -> tuple[WarmSandbox, float]:
     """Return this process's warm sandbox for `key` (a lesson) and the seconds spent starting it now
-    (0 when it was already warm). One is kept per process: starting another stops the previous one."""
+    (0 when it was already warm; `while_starting` then runs meanwhile). One is kept per process:
+    starting another stops the previous one."""
     ident = (key, config, tuple(preload), tuple(data_files))
     warm = _warm.get(ident)
     if warm is not None and warm.alive:
         return warm, 0.0
     close_all()
-    warm = WarmSandbox(config, preload, data_files)
+    warm = WarmSandbox(config, preload, data_files, while_starting)
     _warm[ident] = warm
     return warm, warm.start_seconds
 

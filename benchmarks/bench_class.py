@@ -1,24 +1,32 @@
-"""Class grading throughput, measured in one run on the same generated class of light submissions:
-nbgrader 0.9.6's own `nbgrader autograde` against our sandboxed engine with 1 and 2 workers.
+"""Class grading at scale, measured in one run on the same generated class of light submissions:
+nbgrader 0.9.6's own `nbgrader autograde` (the baseline), our local pool with 1 and 2 workers, and our
+Dask backend (LocalCluster) with 2 workers. Prints throughput and ratios, per-submission latency
+percentiles, the marginal cost of a submission on a warm worker, and peak memory per worker.
 
-    .venv/bin/python benchmarks/bench_class.py [--students 10]
+    .venv/bin/python benchmarks/bench_class.py [--students 40] [--skip-nbgrader]
+    .venv/bin/python benchmarks/bench_class.py --memory-class 1000   # memory growth over a large class
 
 The light class: the hands_on_dl source notebook cut after its last light exercise (twin_tower), so
 nothing trains; every student hands in that reference solution. nbgrader grades by running the notebook
 with its public test cells in a kernel (no sandbox, no hidden graders); we grade the same notebooks in
 bubblewrap with probes and hidden pytest graders (the exercises that were cut count as missing).
+Memory: proportional set size (shared pages split between sharers) of each worker process plus its
+sandbox, sampled every 0.25 s.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import nbformat
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,12 +35,71 @@ from autograder.batch import BatchItem, grade_many  # noqa: E402
 from autograder.notebook import cell_index  # noqa: E402
 
 LAST_LIGHT_CELL = "test_twin_tower"
+LIGHT = ("identity_tensor", "tensor_shape", "sqrt_b_cubed", "gradients_for_p", "gradient_loop", "deep_forward",
+         "twin_tower")
 
 
 def light_notebook() -> nbformat.NotebookNode:
     nb = nbformat.read(ROOT / "source" / "hands_on_dl" / "hands_on_dl.ipynb", as_version=4)
     nb.cells = nb.cells[: cell_index(nb, LAST_LIGHT_CELL) + 1]
     return nb
+
+
+class MemorySampler(threading.Thread):
+    """Samples the PSS of every worker (a process tree under this one) and keeps each worker's peak."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peaks: dict[int, float] = {}
+        self.series: list[tuple[float, float]] = []  # (time, total MB of all workers)
+        self.stopped = threading.Event()
+        self.started_at = time.perf_counter()
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self.stopped.wait(0.25):
+            total = 0.0
+            for worker in self.workers(me):
+                mb = self.tree_pss(worker)
+                self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0.0), mb)
+                total += mb
+            self.series.append((time.perf_counter() - self.started_at, total))
+
+    @staticmethod
+    def workers(me: psutil.Process) -> list[psutil.Process]:
+        """Grading workers: pool processes, or Dask workers (under their nannies); not helpers."""
+        found = []
+        for child in me.children(recursive=True):
+            try:
+                line = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if "multiprocessing" in line and "resource_tracker" not in line and "bwrap" not in line:
+                found.append(child)
+        # a Dask nanny's worker is itself a multiprocessing child of the nanny: keep the innermost
+        pids = {p.pid for p in found}
+        return [p for p in found if not any(c.pid in pids for c in _children(p))]
+
+    @staticmethod
+    def tree_pss(process: psutil.Process) -> float:
+        total = 0
+        for p in [process, *_children(process)]:
+            try:
+                total += p.memory_full_info().pss
+            except psutil.Error:
+                pass
+        return total / 2**20
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def time_nbgrader(course: Path, students: int) -> float:
@@ -45,7 +112,7 @@ def time_nbgrader(course: Path, students: int) -> float:
     subprocess.run(nbgrader + ["generate_assignment", "light", "--force"], cwd=course, env=env, check=True,
                    capture_output=True)
     for k in range(students):
-        folder = course / "submitted" / f"s{k:03d}" / "light"
+        folder = course / "submitted" / f"s{k:04d}" / "light"
         folder.mkdir(parents=True)
         nbformat.write(light_notebook(), folder / "light.ipynb")
     started = time.perf_counter()
@@ -57,43 +124,92 @@ def time_nbgrader(course: Path, students: int) -> float:
     return elapsed
 
 
-def time_ours(folder: Path, students: int, workers: int) -> tuple[float, list[float]]:
-    """Return our wall time for the class with `workers` parallel sandboxes, and the per-submission totals."""
+def light_class(folder: Path, students: int) -> list[BatchItem]:
     items = []
     for k in range(students):
-        (folder / f"s{k:03d}").mkdir(parents=True)
-        path = folder / f"s{k:03d}" / "hands_on_dl.ipynb"
+        (folder / f"s{k:04d}").mkdir(parents=True)
+        path = folder / f"s{k:04d}" / "hands_on_dl.ipynb"
         nbformat.write(light_notebook(), path)
-        items.append(BatchItem(f"s{k:03d}", path, "hands_on_dl", seed=k))
+        items.append(BatchItem(f"s{k:04d}", path, "hands_on_dl", seed=k))
+    return items
+
+
+def time_ours(folder: Path, students: int, workers: int, scheduler: str | None = None,
+              on_done=None) -> dict:
+    """Grade the light class; return wall time, latencies, warm marginal costs and peak memory per worker."""
+    items = light_class(folder, students)
+    sampler = MemorySampler()
+    sampler.start()
     started = time.perf_counter()
-    outcomes = grade_many(items, ROOT, workers)
+    outcomes = grade_many(items, ROOT, workers, scheduler=scheduler, on_done=on_done)
     elapsed = time.perf_counter() - started
+    sampler.stop()
     bad = [o.key for o in outcomes.values() if o.result is None]
-    assert not bad, f"not graded: {bad}"
-    light = ("identity_tensor", "tensor_shape", "sqrt_b_cubed", "gradients_for_p", "gradient_loop",
-             "deep_forward", "twin_tower")
+    assert not bad, f"not graded: {bad}: {[outcomes[k].error for k in bad][:2]}"
     for outcome in outcomes.values():
-        assert all(e.outcome == "passed" for e in outcome.result.exercises if e.exercise in light), outcome.result
-    return elapsed, sorted(o.result.timings["total"] for o in outcomes.values())
+        assert all(e.outcome == "passed" for e in outcome.result.exercises if e.exercise in LIGHT), outcome.result
+    timings = [o.result.timings for o in outcomes.values()]
+    return {"wall": elapsed, "latency": sorted(t["total"] for t in timings),
+            "warm": sorted(t["total"] for t in timings if t["sandbox_start"] == 0),
+            "starts": sum(t["sandbox_start"] > 0 for t in timings),
+            "peak_mb": sorted(sampler.peaks.values(), reverse=True)[:workers], "series": sampler.series}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def print_row(name: str, run: dict, n: int, baseline: float | None, one: dict | None = None) -> None:
+    rate = n / run["wall"]
+    ratio = f"  {baseline / run['wall']:5.1f}x nbgrader" if baseline else ""
+    scale = f"  {one['wall'] / run['wall']:4.2f}x 1 worker" if one else ""
+    lat = run["latency"]
+    peak = ", ".join(f"{mb:.0f}" for mb in run["peak_mb"]) or "-"
+    print(f"  {name:<28} {run['wall']:7.1f} s  {rate:6.2f} subm/s{ratio}{scale}")
+    print(f"  {'':<28} latency p50 {percentile(lat, .5):.2f} s  p90 {percentile(lat, .9):.2f} s  "
+          f"p99 {percentile(lat, .99):.2f} s; warm sandbox starts {run['starts']}; peak MB per worker: {peak}")
+
+
+def memory_class(n: int) -> None:
+    """Grade a class of `n` light submissions with 2 workers and print the memory over time."""
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+        done = []
+        run = time_ours(Path(tmp), n, 2, on_done=lambda outcome: done.append(time.perf_counter()))
+    series = run["series"]
+    print(f"{n} light submissions, 2 local workers: {run['wall']:.0f} s, {n / run['wall']:.2f} subm/s, "
+          f"marginal (warm) p50 {percentile(run['warm'], .5):.2f} s")
+    print("  total PSS of both workers and their sandboxes over the run:")
+    for fraction in (0.1, 0.25, 0.5, 0.75, 1.0):
+        t, mb = series[min(len(series) - 1, int(fraction * (len(series) - 1)))]
+        print(f"    at {t:6.0f} s ({fraction:4.0%} of the run): {mb:7.0f} MB")
+    tenth = statistics.mean(mb for _, mb in series[len(series) // 10: len(series) // 5])
+    last = statistics.mean(mb for _, mb in series[-len(series) // 10:])
+    print(f"  growth from the first fifth to the last tenth: {last - tenth:+.0f} MB ({100 * (last / tenth - 1):+.1f}%)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=10)
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--skip-nbgrader", action="store_true", help="leave out the (slow) nbgrader baseline")
+    parser.add_argument("--memory-class", type=int, metavar="N", help="only the memory-growth run over N submissions")
     args = parser.parse_args()
+    if args.memory_class:
+        return memory_class(args.memory_class)
     n = args.students
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
-        nbgrader_s = time_nbgrader(Path(tmp) / "nbgrader", n)
-        one, latencies = time_ours(Path(tmp) / "ours1", n, 1)
-        two, _ = time_ours(Path(tmp) / "ours2", n, 2)
-    print(f"{n} light submissions of hands_on_dl, same notebooks, one run:")
-    print(f"  nbgrader autograde (no sandbox, public tests): {nbgrader_s:7.1f} s  {n / nbgrader_s:5.2f} subm/s  (baseline)")
-    print(f"  ours, 1 worker (sandbox + hidden graders):     {one:7.1f} s  {n / one:5.2f} subm/s  "
-          f"ratio {nbgrader_s / one:.2f}x nbgrader")
-    print(f"  ours, 2 workers:                               {two:7.1f} s  {n / two:5.2f} subm/s  "
-          f"ratio {nbgrader_s / two:.2f}x nbgrader, {one / two:.2f}x 1 worker")
-    p50, p90 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.9) - 1 if n >= 10 else -1]
-    print(f"  our per-submission latency (1 worker): p50 {p50:.1f} s, p90 {p90:.1f} s")
+        nbgrader_s = None if args.skip_nbgrader else time_nbgrader(Path(tmp) / "nbgrader", n)
+        one = time_ours(Path(tmp) / "ours1", n, 1)
+        two = time_ours(Path(tmp) / "ours2", n, 2)
+        dask = time_ours(Path(tmp) / "dask2", n, 2, scheduler="local")
+    print(f"{n} light submissions of hands_on_dl, same notebooks, one run, {os.cpu_count()} cores:")
+    if nbgrader_s:
+        print(f"  {'nbgrader autograde':<28} {nbgrader_s:7.1f} s  {n / nbgrader_s:6.2f} subm/s  (baseline: no sandbox, "
+              "public tests only)")
+    print_row("ours, local, 1 worker", one, n, nbgrader_s)
+    print_row("ours, local, 2 workers", two, n, nbgrader_s, one)
+    print_row("ours, Dask LocalCluster, 2", dask, n, nbgrader_s, one)
+    print(f"  marginal cost of a light submission on a warm worker (1 worker): p50 {percentile(one['warm'], .5):.2f} s, "
+          f"p90 {percentile(one['warm'], .9):.2f} s")
 
 
 if __name__ == "__main__":
