@@ -39,6 +39,8 @@ def read_notebook(path: Path) -> NotebookNode:
         raise NotebookError(f"{path.name}: not a notebook (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise NotebookError(f"{path.name}: not a notebook (invalid JSON at line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:  # json recurses per nesting level: a crafted file would crash the grader
+        raise NotebookError(f"{path.name}: not a notebook (JSON nested too deeply)") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookError(f"{path.name}: JSON, but not a Jupyter notebook (no cells)")
     try:
