@@ -19,6 +19,7 @@ from .warm import SandboxStartError, WarmSandbox, warm_sandbox
 
 StepStatus = Literal["ok", "error", "timeout", "crashed", "missing", "skipped", "not_run"]
 MAX_RERUNS = 3
+RUNNER_FAILED = 70  # the in-sandbox runner's own exit code when it breaks outside any step
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, warm: 
             current = None
         elif kind == "done":
             return run.finish(), None
+        elif kind == "runner-error":
+            run.failure = str(message.get("summary", ""))[-2000:]
 
 
 def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config, preload: tuple[str, ...],
@@ -163,4 +166,6 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
 def _describe_exit(run: SandboxRun) -> str:
     if run.signal:
         return f"killed by signal {run.signal}" + (" — out of memory?" if run.signal == 9 else "")
+    if run.exit_code == RUNNER_FAILED and run.stderr.strip():
+        return f"the runner failed: {run.stderr.strip().splitlines()[-1][:200]}"
     return f"exit code {run.exit_code}"

@@ -19,7 +19,13 @@ from typing import Literal
 from .config import Limits
 
 SandboxStatus = Literal["ok", "runtime_error", "signal", "timeout", "internal"]
-SANDBOX_UID = 65534  # nobody: used when the grader runs as root
+SANDBOX_UID_BASE = 100_000  # where the grader runs as root, each grading process's sandboxes get their own uid
+
+
+def sandbox_uid() -> int:
+    """Return the unprivileged uid this process's sandboxes run as (root hosts only): one per grading
+    process, so per-user limits (RLIMIT_NPROC) and signals never reach another worker's sandbox."""
+    return SANDBOX_UID_BASE + os.getpid()
 WORKDIR = "/home/student/work"
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -99,7 +105,8 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
     for key, value in env.items():
         argv += ["--setenv", key, value]
     if os.geteuid() == 0:  # drop to an unprivileged user with no capabilities inside the namespaces
-        argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+        uid = sandbox_uid()
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return argv + cmd
 
@@ -273,6 +280,8 @@ class Sandbox:
     def kill(self, for_timeout: bool = True) -> None:
         """Kill bwrap and so the whole pid namespace (every process the student started)."""
         self._killed_for_timeout |= for_timeout
+        if self.process.returncode is not None:  # reaped: its pid may already belong to someone else
+            return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -67,11 +67,17 @@ class ValidationReport:
     mutants: list[MutantVerdict]
     thin_exercises: list[str]
     seconds: float
+    reference_reruns: list[SubmissionResult | None] = field(default_factory=list)  # on further random seeds
+
+    @property
+    def reference_full(self) -> bool:
+        """True when the reference scored full marks on every seed it was graded with."""
+        runs = [self.reference, *self.reference_reruns]
+        return all(r is not None and r.score == r.max_score for r in runs)
 
     @property
     def ok(self) -> bool:
-        full = self.reference is not None and self.reference.score == self.reference.max_score
-        return (self.release_fresh and not self.leaks and full and not self.thin_exercises
+        return (self.release_fresh and not self.leaks and self.reference_full and not self.thin_exercises
                 and all(v.caught and not v.collateral for v in self.mutants))
 
 
@@ -118,9 +124,10 @@ def build_submission(lesson: Lesson, mutant: Mutant | None, directory: Path) -> 
 
 
 def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool = True,
-                    seed: int | None = None, check_release: bool = True,
+                    seed: int | None = None, check_release: bool = True, reference_seeds: int = 1,
                     on_progress: Callable[[str], None] | None = None) -> ValidationReport:
-    """Return the validation report of one lesson."""
+    """Return the validation report of one lesson; the reference is graded on `reference_seeds` seeds
+    (`seed` first, then random ones), each must score full marks."""
     started = time.monotonic()
     lesson = get_lesson(config.course_root, name)
     fresh = release_is_fresh(lesson) if check_release else True
@@ -134,19 +141,27 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
             directory = Path(tmp) / f"{index:03d}"
             directory.mkdir()
             items.append(BatchItem(str(index), build_submission(lesson, mutant, directory), name, seed))
-        names = ["reference", *(f"{m.exercise}: {m.name}" for m in catalogue)]
+        reruns = []
+        for index in range(1, reference_seeds):
+            reruns.append(BatchItem(f"rerun-{index}", items[0].notebook, name, None))
+        items += reruns
+        names = ["reference", *(f"{m.exercise}: {m.name}" for m in catalogue),
+                 *(f"reference, seed run {i}" for i in range(1, reference_seeds))]
         done = []
 
         def progress(outcome) -> None:
             done.append(outcome.key)
             if on_progress:
                 score = f"{outcome.result.score:g}/{outcome.result.max_score:g}" if outcome.result else outcome.error
-                on_progress(f"[{len(done)}/{len(items)}] {names[int(outcome.key)]}: {score}")
+                label = names[int(outcome.key)] if outcome.key.isdigit() else names[len(catalogue) + int(outcome.key[6:])]
+                on_progress(f"[{len(done)}/{len(items)}] {label}: {score}")
 
         outcomes = list(grade_many(items, config.course_root, workers, on_done=progress).values())
     reference, reference_error = outcomes[0].result, outcomes[0].error
     verdicts = [MutantVerdict(m, o.result, o.error) for m, o in zip(catalogue, outcomes[1:])]
-    return ValidationReport(name, fresh, leaks, reference, reference_error, verdicts, thin, time.monotonic() - started)
+    rerun_results = [o.result for o in outcomes[1 + len(catalogue):]]
+    return ValidationReport(name, fresh, leaks, reference, reference_error, verdicts, thin, time.monotonic() - started,
+                            rerun_results)
 
 
 def print_report(report: ValidationReport, console: Console) -> None:
@@ -165,6 +180,16 @@ def print_report(report: ValidationReport, console: Console) -> None:
         for e in ref.exercises:
             if e.score < e.max_score:
                 console.print(f"    [red]{e.exercise}[/]: {e.outcome}: {e.feedback} {e.detail[:300]}")
+    if report.reference_reruns:
+        full = [r for r in report.reference_reruns if r is not None and r.score == r.max_score]
+        console.print(f"  reference on {len(report.reference_reruns)} more random seeds: "
+                      f"{len(full)}/{len(report.reference_reruns)} full marks {mark(len(full) == len(report.reference_reruns))}")
+        for r in report.reference_reruns:
+            lost = [e for e in (r.exercises if r else ()) if e.score < e.max_score]
+            for e in lost:
+                console.print(f"    [red]seed {r.seed}: {e.exercise}[/]: {e.outcome}: {e.feedback} {e.detail[:300]}")
+            if r is None:
+                console.print("    [red]a seed run could not be graded[/]")
     if report.mutants:
         table = Table(title=f"{report.lesson}: mutants", title_justify="left")
         for column in ("exercise", "mutant", "caught", "score on it", "status", "other exercises hit"):

@@ -47,7 +47,7 @@ class WarmSandbox:
         self.inbox = Path(tempfile.mkdtemp(prefix="autograder-inbox-"))
         self.inbox.chmod(0o755)  # the sandbox user (nobody) reads it; it is mounted read-only
         limits = config.limits
-        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "PYTHONPATH": "/opt/autograder",
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "USER": "student", "LOGNAME": "student", "PYTHONPATH": "/opt/autograder",
                "AUTOGRADER_DATA": "/data", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
         setup = {"preload": list(preload), "own_pid_namespace": self.sandboxed}
@@ -110,6 +110,7 @@ class WarmRun:
         self.pending: list[dict] = []
         self.ended: dict | None = None  # the server's job-done record, or {} if the sandbox itself ended
         self.killed = False
+        self.failure = ""  # the runner's own traceback, when it failed outside any step
         cpu = int(warm.config.limits.notebook_timeout * 2) + 10
         if not warm.box.send({"cmd": "run", "job": {**job, "cpu_seconds": cpu}}):
             self.ended = {}
@@ -176,7 +177,7 @@ class WarmRun:
             status = "signal"
         else:
             status = "runtime_error"
-        stderr = "" if alive else self.warm.box.stderr_text()
+        stderr = self.failure if alive else self.warm.box.stderr_text()
         return SandboxRun(status, code, signal_number, time.monotonic() - self.started, "", stderr, self.warm.sandboxed)
 
 

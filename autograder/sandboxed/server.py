@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 
 from . import runner
 
@@ -64,7 +65,12 @@ def start_job(job: dict, control_fd: int, message_fd: int, shell) -> None:
         cpu = int(job.get("cpu_seconds", 600))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         os.chdir(job["workdir"])
-        runner.run_job(job, runner.MessageChannel(message_fd), shell)
+        channel = runner.MessageChannel(message_fd)
+        try:
+            runner.run_job(job, channel, shell)
+        except BaseException as exc:  # the runner itself failed (student code can break anything here)
+            channel.send("runner-error", summary="".join(traceback.format_exception(exc))[-2000:])
+            os._exit(70)
     finally:
         os._exit(0)
 
@@ -83,6 +89,10 @@ def supervise(pid: int, commands: Commands) -> dict:
                     except OSError:
                         pass
             if pidfd in ready:
+                try:  # what the job left in its group goes first: until reaped, its pid is not reused
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
                 _, status = os.waitpid(pid, 0)
                 if os.WIFSIGNALED(status):
                     return {"signal": os.WTERMSIG(status)}
@@ -91,14 +101,10 @@ def supervise(pid: int, commands: Commands) -> dict:
         os.close(pidfd)
 
 
-def kill_everything_else(own_pid_namespace: bool, job_pid: int) -> bool:
+def kill_everything_else(own_pid_namespace: bool) -> bool:
     """Kill what the job left running (in our own pid namespace: every process but init and us);
     return False if some process survived."""
-    if not own_pid_namespace:
-        try:
-            os.killpg(job_pid, signal.SIGKILL)
-        except OSError:
-            pass
+    if not own_pid_namespace:  # its process group was killed before it was reaped
         return True
     for _ in range(50):  # a fork bomb may race the first rounds
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())
@@ -191,7 +197,7 @@ def main() -> None:
         job = {**command["job"], "workdir": workdir, "own_pid_namespace": own_pid_namespace}
         pid = fork_job(job, control_fd, message_fd, shell)
         ended = supervise(pid, commands) if pid else {"exit_code": 255, "reason": "could not fork"}
-        unclean = [] if kill_everything_else(own_pid_namespace, pid or 0) else ["processes survived"]
+        unclean = [] if kill_everything_else(own_pid_namespace) else ["processes survived"]
         unclean += [f"{directory} could not be emptied" for directory in wipe if not empty(directory)]
         os.makedirs(workdir, exist_ok=True)
         if own_pid_namespace:
