@@ -10,11 +10,15 @@ import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 from .results import SubmissionResult
+
+
+MAX_ATTEMPTS = 3  # a submission whose worker died is graded again, at most this many times in all
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,28 @@ def grade_many(items: list[BatchItem], course_root: Path, workers: int | None = 
     if scheduler:
         _grade_on_dask(items, course_root, workers, limits or {}, scheduler, record)
     else:
-        with ProcessPoolExecutor(max_workers=workers or default_workers(), mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_grade, item, str(course_root), limits or {}): item for item in items}
-            for future in as_completed(futures):
-                record(_outcome(futures[future], future))
+        _grade_locally(items, course_root, workers or default_workers(), limits or {}, record)
     return {item.key: outcomes[item.key] for item in items}
+
+
+def _grade_locally(items: list[BatchItem], course_root: Path, workers: int, limits: dict,
+                   record: Callable[[BatchOutcome], None]) -> None:
+    """Grade in a pool of spawned processes; when a worker dies (killed, out of memory) the pool is
+    started again for what was left, each submission at most MAX_ATTEMPTS times."""
+    attempts = {item.key: 0 for item in items}
+    pending = list(items)
+    while pending:
+        for item in pending:
+            attempts[item.key] += 1
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_grade, item, str(course_root), limits): item for item in pending}
+            pending = []
+            for future in as_completed(futures):
+                item = futures[future]
+                if isinstance(future.exception(), BrokenProcessPool) and attempts[item.key] < MAX_ATTEMPTS:
+                    pending.append(item)
+                else:
+                    record(_outcome(item, future))
 
 
 def _grade_on_dask(items: list[BatchItem], course_root: Path, workers: int | None, limits: dict, scheduler: str,
@@ -104,7 +125,7 @@ def _grade_on_dask(items: list[BatchItem], course_root: Path, workers: int | Non
     else:
         cluster = None
     with Client(cluster or scheduler) as client:
-        futures = {client.submit(_grade, item, str(course_root), limits, pure=False, retries=2,
+        futures = {client.submit(_grade, item, str(course_root), limits, pure=False, retries=MAX_ATTEMPTS - 1,
                                  key=f"grade-{item.key}-{uuid.uuid4().hex[:8]}"): item for item in items}
         for future in dask_completed(futures):
             record(_outcome(futures[future], future))

@@ -133,6 +133,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
     outcomes: dict[str, StepOutcome] = {}
     skip: dict[str, StepOutcome] = {}
     runs, start_seconds, culprit, reason = [], 0.0, None, ""
+    suspected: set[str] = set()  # steps during which the sandbox itself died once
     for _ in range(MAX_RERUNS + 1):
         outcomes.clear()
         try:
@@ -148,6 +149,9 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
         if culprit is None or culprit == "start-up" or time.monotonic() >= deadline:
             break
         hung = run.status == "timeout"
+        if not hung and warm.broken and culprit not in suspected:
+            suspected.add(culprit)  # the whole sandbox died: maybe not this step's doing; once more, fresh
+            continue
         why = "it ignored the interrupt at its time limit" if hung else _describe_exit(run)
         skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=why)
     outcomes.update(skip)

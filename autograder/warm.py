@@ -9,6 +9,7 @@ restart, never a wrong grade)."""
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import sys
 import tempfile
@@ -22,6 +23,17 @@ from .sandbox import WORKDIR, Mount, Sandbox, SandboxRun
 SANDBOXED_CODE = Path(__file__).parent / "sandboxed"
 START_TIMEOUT = 180.0  # importing torch on a loaded machine
 KILL_WAIT = 5.0  # seconds for the server to report a killed job before the whole sandbox goes
+
+
+HOST_DIR_PREFIX = "autograder-"
+
+
+def remove_stale_directories() -> None:
+    """Remove host directories of warm sandboxes whose grading process is gone (killed with -9)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{HOST_DIR_PREFIX}*-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 class SandboxStartError(RuntimeError):
@@ -44,7 +56,8 @@ class WarmSandbox:
                  while_starting: Callable[[], None] | None = None):
         started = time.monotonic()
         self.config, self.sandboxed = config, not config.allow_unsandboxed
-        self.inbox = Path(tempfile.mkdtemp(prefix="autograder-inbox-"))
+        remove_stale_directories()
+        self.inbox = Path(tempfile.mkdtemp(prefix=f"{HOST_DIR_PREFIX}inbox-{os.getpid()}-"))
         self.inbox.chmod(0o755)  # the sandbox user (nobody) reads it; it is mounted read-only
         limits = config.limits
         env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "USER": "student", "LOGNAME": "student", "PYTHONPATH": "/opt/autograder",
@@ -55,7 +68,7 @@ class WarmSandbox:
         if self.sandboxed:
             setup.update(workdir=WORKDIR, wipe=["/home/student", "/tmp", "/dev/shm"])
         else:  # the loud fallback: a private host directory stands in for the sandbox's home
-            self.workdir = Path(tempfile.mkdtemp(prefix="autograder-unsandboxed-"))
+            self.workdir = Path(tempfile.mkdtemp(prefix=f"{HOST_DIR_PREFIX}unsandboxed-{os.getpid()}-"))
             env.update(HOME=str(self.workdir), PYTHONPATH=str(SANDBOXED_CODE.parent), AUTOGRADER_DATA=str(config.data_root),
                        AUTOGRADER_SUBMISSION=str(self.inbox))
             setup.update(workdir=str(self.workdir / "work"), wipe=[str(self.workdir)])

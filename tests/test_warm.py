@@ -76,3 +76,41 @@ def test_killing_the_server_costs_one_run_then_a_fresh_sandbox_starts(config, wa
     again, seconds = warm_sandbox(config, "warm-test", ("torch", "numpy"), ())
     assert again is not warm and seconds > 0
     assert cell_ends(run_cells(again, "x = 1"))[0]["status"] == "ok"
+
+
+def test_a_sandbox_killed_from_outside_costs_the_student_nothing(config, lesson, tmp_path):
+    """An external kill (OOM killer, an operator) of the sandbox mid-notebook: that step is run again in a
+    fresh sandbox instead of being blamed on the student."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from autograder import warm as warm_module
+    from autograder.grade import grade_submission
+    from tests.conftest import make_submission
+
+    import nbformat
+
+    path = make_submission(lesson, tmp_path, edit=lambda nb: nb.cells.insert(
+        1, nbformat.v4.new_code_cell("import time\ntime.sleep(2)")))
+    killed = []
+
+    def kill_the_sandbox_once_a_job_runs():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            boxes = [w for w in warm_module._warm.values() if w.jobs]
+            if boxes:
+                time.sleep(0.5)  # the job is in its sleeping cell
+                os.killpg(boxes[0].box.process.pid, signal.SIGKILL)
+                killed.append(boxes[0])
+                return
+            time.sleep(0.05)
+
+    warm_module.close_all()
+    killer = threading.Thread(target=kill_the_sandbox_once_a_job_runs)
+    killer.start()
+    result = grade_submission(path, config, seed=3)
+    killer.join()
+    assert killed and result.timings["sandbox_runs"] >= 2
+    assert result.score == result.max_score, [(e.exercise, e.feedback) for e in result.exercises if e.score < e.max_score]
