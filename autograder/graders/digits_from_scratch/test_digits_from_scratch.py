@@ -87,7 +87,7 @@ def test_forward_shapes(student):
 def test_forward_values(student, reference):
     for key, what in (("single", "one image"), ("batch", "a batch")):
         values = _array(student[key], f"`forward` of {what}", reference[key]["shape"])
-        expect(close(values, reference[key]["values"], rtol=1e-6, atol=1e-9),
+        expect(close(values, reference[key]["values"], rtol=1e-5, atol=1e-7),
                f"`forward` of {what} gives wrong outputs: every layer (including the output layer) should compute "
                "sigmoid(a @ W.T + b) from the previous layer's activations a.")
 
