@@ -119,3 +119,56 @@ def predict_images_with_submitted_weights(ns: dict, net_name: str, weights_file:
     with torch.no_grad():
         predictions = torch.cat([net(batch).argmax(dim=1) for batch in x.split(1000)])
     return {"predictions": torch.Tensor.tolist(predictions)}
+
+
+def numeric_summary(value) -> dict:
+    """Return a numeric answer (int, float, numpy scalar or array, nested list, tensor) as
+    {"kind": "array", "shape", "values"} with float values (non-finite ones as strings), or {"kind": its type}."""
+    import numbers
+
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        return {"kind": type(value).__name__}
+    try:
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().double().numpy()
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return {"kind": type(value).__name__}
+    if array.dtype == object or (array.ndim == 0 and not isinstance(value, (numbers.Number, np.ndarray, np.generic))
+                                 and not hasattr(value, "shape")):
+        return {"kind": type(value).__name__}
+    values = [v if math.isfinite(v) else repr(float(v)) for v in array.reshape(-1).tolist()]
+    return {"kind": "array", "shape": list(array.shape), "values": values}
+
+
+def choice_answers(value, keys: list[str]) -> dict:
+    """Return a dict of choice answers as plain data: each of `keys` maps to its str/bool/number answer,
+    None when absent, or {"kind": type} for anything else; {"kind": type} when `value` is not a dict."""
+    import numbers
+
+    if not isinstance(value, dict):
+        return {"kind": type(value).__name__}
+    items = {}
+    for key in keys:
+        item = value.get(key)
+        if item is None or isinstance(item, (str, bool)):
+            items[key] = item if not isinstance(item, str) else item[:200]
+        elif isinstance(item, numbers.Real):
+            items[key] = float(item) if math.isfinite(float(item)) else repr(float(item))
+        else:
+            items[key] = {"kind": type(item).__name__}
+    return {"kind": "dict", "items": items}
+
+
+def call_quietly(function, *args, **kwargs):
+    """Return function(*args, **kwargs) with numpy floating-point warnings and Python warnings silenced
+    (an overflow in exp(-x) for large |x| is judged by the values it gives, never turned into an error)."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)

@@ -1,0 +1,72 @@
+"""neurons_and_training: hidden inputs drawn per grading run, the files a submission carries, the data it reads."""
+from __future__ import annotations
+
+import numpy as np
+
+SUBMITTED_FILES = ("mnist_mlp.pth",)
+PRELOAD = ("torch", "torchvision", "numpy", "matplotlib.pyplot")
+TEST_IMAGES = "MNIST/raw/t10k-images-idx3-ubyte"
+TEST_LABELS = "MNIST/raw/t10k-labels-idx1-ubyte"
+# what the sandbox may read: the training set and the test images; never the test labels
+DATA_FILES = ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte", TEST_IMAGES)
+ACCURACY_THRESHOLD = 0.95  # the reference MLP (2 epochs of SGD) reaches about 0.97
+AND_TABLE = ((0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 1, 1))
+
+
+def _round(values) -> list:
+    """Return values rounded to 4 decimals (exact in JSON, never one the notebook prints)."""
+    return np.round(np.asarray(values, dtype=np.float64), 4).tolist()
+
+
+def _off_grid(rng: np.random.Generator, low: float, high: float, size) -> np.ndarray:
+    """Return uniform values that are not on the notebook's 0.1 grid (a fresh value, never a printed one)."""
+    values = rng.uniform(low, high, size)
+    return np.where(np.isclose(np.round(values, 1), values, atol=1e-3), values + 0.0371, values)
+
+
+def hidden_inputs(seed: int) -> dict[str, dict]:
+    """Return this run's hidden inputs per exercise, drawn from `seed` (recorded in the result)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(7, 13))
+    vector = np.concatenate([_off_grid(rng, -6, 6, n), [0.0, -float(rng.integers(1, 9))]])
+    large = np.concatenate([rng.uniform(700, 1000, 2), -rng.uniform(700, 1000, 2), [float(rng.uniform(40, 60))],
+                            [-float(rng.uniform(40, 60))]])
+    scalars = [float(_off_grid(rng, -5, -0.5, 1)[0]), float(_off_grid(rng, 0.5, 5, 1)[0]), -float(rng.integers(2, 7))]
+    neuron_cases = []
+    for activation in ("default", "identity", "relu"):
+        d = int(rng.integers(2, 6))
+        neuron_cases.append({"x": _round(rng.normal(0, 1.5, d)), "w": _round(rng.normal(0, 1, d)),
+                             "b": float(_round(rng.normal(0, 1))), "activation": activation})
+    d = int(rng.integers(2, 5))  # a batch of inputs: np.dot of [N, d] and [d]
+    neuron_cases.append({"x": _round(rng.normal(0, 1.5, (int(rng.integers(3, 6)), d))), "w": _round(rng.normal(0, 1, d)),
+                         "b": float(_round(rng.normal(0, 1))), "activation": "relu"})
+    torch_cases = []
+    for activation in ("default", "sigmoid", "identity"):
+        d = int(rng.integers(2, 6))
+        torch_cases.append({"x": _round(rng.normal(0, 1, d)), "w": _round(rng.normal(0, 1, d)),
+                            "b": float(_round(rng.normal(0, 0.5))), "activation": activation})
+    runs = [{"x0": float(_round(s * rng.uniform(3, 30))), "learning_rate": float(_round(lr)),
+             "n_iterations": int(rng.integers(4, 25))}
+            for s, lr in ((1, rng.uniform(0.02, 0.08)), (-1, rng.uniform(0.15, 0.45)), (1, rng.uniform(0.55, 0.95)))]
+    order = rng.permutation(4)
+    return {
+        "activations": {"vector": _round(vector), "matrix": _round(_off_grid(rng, -4, 4, (3, 4))),
+                        "large": _round(large), "scalars": _round(scalars)},
+        "neuron_numpy": {"cases": neuron_cases},
+        "derivative_by_hand": {"points": _round(np.concatenate([_off_grid(rng, -4, 4, 5), [0.0]]))},
+        "autograd_derivative": {"points": _round(_off_grid(rng, -4, 4, 4))},
+        "neuron_torch": {"cases": torch_cases},
+        "gradient_descent": {"runs": runs},
+        "and_gate": {"inputs": [list(AND_TABLE[i][:2]) for i in order]},
+        "xor_hidden_layer": {},
+        "mlp_accuracy": {"images": f"/data/{TEST_IMAGES}",
+                         "probe_images": _round(rng.uniform(0, 1, (3, 784)))},
+    }
+
+
+def held_out_labels() -> np.ndarray:
+    """Return the MNIST test labels, read in the trusted process only."""
+    from autograder.config import load_config
+    from autograder.datasets import read_idx
+
+    return read_idx(load_config().data_root / TEST_LABELS).astype(np.int64)

@@ -1,0 +1,224 @@
+"""Hidden graders for neurons_and_training: each test judges one property of one exercise's probe data.
+Feedback says what kind of answer was expected, never the expected value or the hidden inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.judge import accuracy, choice_kinds, close, exercise, expect, expect_array, same_choice
+
+from . import ACCURACY_THRESHOLD, held_out_labels
+
+XOR_OPTIONS = {"and_single_layer": ("yes", "no"), "xor_single_layer": ("yes", "no"), "why": ("a", "b", "c", "d"),
+               "hidden_layer_xor": ("yes", "no"), "linear_hidden_layer_xor": ("yes", "no")}
+XOR_EXPECTED = {"and_single_layer": "yes", "xor_single_layer": "no", "why": "b", "hidden_layer_xor": "yes",
+                "linear_hidden_layer_xor": "no"}
+
+
+def _same(got: dict, expected: dict, what: str, feedback: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    values = expect_array(got, what, expected["shape"])
+    expect(close(values, np.reshape(expected["values"], expected["shape"]), rtol=rtol, atol=atol), feedback)
+
+
+# ---------------------------------------------------------------- activations
+@exercise("activations")
+def test_sigmoid_values(student, reference):
+    for key in ("vector", "matrix"):
+        _same(student["sigmoid"][key], reference["sigmoid"][key], "`sigmoid(x)` of an array",
+              "`sigmoid` should return 1 / (1 + e^(-x)) for every element of its input.")
+    for got, expected in zip(student["sigmoid"]["scalars"], reference["sigmoid"]["scalars"]):
+        _same(got, expected, "`sigmoid` of a single number", "`sigmoid` of a single number is wrong.")
+
+
+@exercise("activations")
+def test_sigmoid_large_magnitudes(student, reference):
+    _same(student["sigmoid"]["large"], reference["sigmoid"]["large"], "`sigmoid` of inputs of large magnitude",
+          "`sigmoid` of inputs of large magnitude (hundreds, positive or negative) should come out close to 1 "
+          "and 0, never nan.", atol=1e-12)
+
+
+@exercise("activations")
+def test_relu_values(student, reference):
+    for key in ("vector", "matrix", "integers"):
+        _same(student["relu"][key], reference["relu"][key], "`relu(x)` of an array",
+              "`relu` should return max(0, x) for every element: negative inputs give 0, others are kept.")
+    for got, expected in zip(student["relu"]["scalars"], reference["relu"]["scalars"]):
+        _same(got, expected, "`relu` of a single number", "`relu` of a single number (negative ones too) is wrong.")
+
+
+# ---------------------------------------------------------------- neuron in numpy
+@exercise("neuron_numpy", weight=2)
+def test_neuron_numpy_values(student, reference):
+    for got, expected in zip(student["outputs"], reference["outputs"]):
+        _same(got, expected, "The output of `neuron`",
+              "`neuron(x, w, b, activation_function)` should apply the activation to the weighted sum "
+              "x . w plus the bias b (and use np.tanh when no activation is given).")
+
+
+@exercise("neuron_numpy")
+def test_neuron_numpy_uses_the_given_activation(student, reference):
+    for got, expected in zip(student["outputs"][1:], reference["outputs"][1:]):
+        _same(got, expected, "The output of `neuron`",
+              "`neuron` should use the activation function it is given, not a fixed one.")
+
+
+# ---------------------------------------------------------------- derivative by hand
+@exercise("derivative_by_hand")
+def test_derivative_at_2(student, reference):
+    expect(student["at_2"].get("kind") == "array" and student["at_2"]["shape"] == [],
+           f"`derivative_at_2` should be a single number (int or float), not {student['kind_at_2']}.")
+    got = expect_array(student["at_2"], "`derivative_at_2`", [])
+    expect(close(got, reference["at_2"]["values"][0], rtol=1e-9, atol=1e-9),
+           "`derivative_at_2` is not dy/dx of y = 2x^3 + x + 1 at x = 2: differentiate term by term.")
+
+
+@exercise("derivative_by_hand", weight=2)
+def test_cubic_derivative_formula(student, reference):
+    _same(student["formula"], reference["formula"], "`cubic_derivative(x)` of an array",
+          "`cubic_derivative(x)` should be the derivative of 2x^3 + x + 1 at every x (the power rule on each "
+          "term; the constant's derivative is 0).")
+
+
+# ---------------------------------------------------------------- autograd
+@exercise("autograd_derivative")
+def test_cubic_gradient_is_a_number(student):
+    for g in student["gradients"]:
+        expect_array(g, "The result of `cubic_gradient`")
+        expect(g["shape"] in ([], [1]), "`cubic_gradient` should return one number (e.g. `x.grad.item()`).")
+
+
+@exercise("autograd_derivative", weight=2)
+def test_cubic_gradient_values(student, reference):
+    for got, expected in zip(student["gradients"], reference["gradients"]):
+        values = expect_array(got, "The result of `cubic_gradient`")
+        expect(values.size == 1, "`cubic_gradient` should return one number (e.g. `x.grad.item()`).")
+        expect(close(values.reshape(-1)[0], expected["values"][0], rtol=1e-5, atol=1e-6),
+               "`cubic_gradient(x0)` is not dy/dx of y = 2x^3 + x + 1 at x0: build y from a tensor x with "
+               "requires_grad=True, call y.backward() and read x.grad.")
+
+
+# ---------------------------------------------------------------- neuron in PyTorch
+@exercise("neuron_torch")
+def test_neuron_in_pytorch_values(student, reference):
+    for got, expected in zip(student["cases"], reference["cases"]):
+        _same(got["value"], expected["value"], "The output of `neuron_in_pytorch`",
+              "`neuron_in_pytorch(x, w, b, activation_function)` should return the activation of torch.dot(x, w) + b "
+              "(torch.tanh when no activation is given).", rtol=1e-6)
+
+
+@exercise("neuron_torch")
+def test_neuron_in_pytorch_is_differentiable(student, reference):
+    for got, expected in zip(student["cases"], reference["cases"]):
+        expect(got["differentiable"], "`neuron_in_pytorch` should return a tensor autograd can differentiate: "
+                                      "compute it with torch operations on the input tensors.")
+        for grad, ref in zip(got.get("through", []), expected["through"]):
+            _same(grad, ref, "A gradient through `neuron_in_pytorch`",
+                  "The gradients autograd finds through `neuron_in_pytorch` are wrong: keep every step a torch "
+                  "operation on x, w and b.", rtol=1e-6)
+
+
+@exercise("neuron_torch", weight=2)
+def test_neuron_gradients(student, reference):
+    names = ("dy/dx", "dy/dw", "dy/db")
+    for got, expected in zip(student["cases"], reference["cases"]):
+        expect(isinstance(got["gradients"], list) and len(got["gradients"]) == 3,
+               "`neuron_gradients` should return a tuple of three tensors: (dy/dx, dy/dw, dy/db).")
+        for name, grad, ref in zip(names, got["gradients"], expected["gradients"]):
+            _same(grad, ref, f"`neuron_gradients`' {name}",
+                  f"`neuron_gradients`' {name} is wrong: make x, w and b tensors with requires_grad=True, compute y "
+                  "with `neuron_in_pytorch`, call y.backward() and read each .grad.", rtol=1e-6)
+
+
+# ---------------------------------------------------------------- gradient descent
+def _run_trajectory(got: dict, run: dict) -> list:
+    expect(got.get("kind") == "pair", "`gradient_descent` should return two things: (x, x_list).")
+    steps = got["x_list"]
+    expect(isinstance(steps, list) and all(isinstance(v, float) for v in steps),
+           "`x_list` should be a list of numbers (x after each update, e.g. `x.item()`).")
+    expect(len(steps) == run["n_iterations"],
+           "`x_list` should hold one value per iteration: x after each of the n_iterations updates "
+           "(the starting value not included).")
+    return steps
+
+
+@exercise("gradient_descent")
+def test_gradient_descent_length(student, hidden):
+    for got, run in zip(student["runs"], hidden["runs"]):
+        _run_trajectory(got, run)
+
+
+@exercise("gradient_descent", weight=3)
+def test_gradient_descent_trajectory(student, reference, hidden):
+    for got, expected, run in zip(student["runs"], reference["runs"], hidden["runs"]):
+        steps = _run_trajectory(got, run)
+        expect(close(steps, expected["x_list"], rtol=1e-6, atol=1e-9),
+               "The trajectory of `gradient_descent` on y = x^2 is wrong for some starts, learning rates and "
+               "iteration counts: each step is x <- x - learning_rate * dy/dx, with the learning rate given as an "
+               "argument and the gradient reset after each step.")
+
+
+@exercise("gradient_descent")
+def test_gradient_descent_final_x(student, reference):
+    for got, expected in zip(student["runs"], reference["runs"]):
+        expect(got.get("kind") == "pair", "`gradient_descent` should return two things: (x, x_list).")
+        _same(got["final"], expected["final"], "The x `gradient_descent` returns",
+              "The x `gradient_descent` returns should be the tensor after the last update.", rtol=1e-6)
+
+
+# ---------------------------------------------------------------- AND gate
+def _and_outputs(student: dict) -> np.ndarray:
+    for name, key in (("and_weights", "weights"), ("and_bias", "bias")):
+        expect(student[key].get("kind") == "array", f"`{name}` should be a tensor (or array) of numbers, "
+                                                    f"not {student[key].get('kind')}.")
+    expect(student["weights"]["shape"] in ([2, 1], [2]), "`and_weights` should have shape (2, 1): one weight per input.")
+    expect("outputs" in student, "`and_bias` should hold one number (shape (1, 1), (1,) or a scalar).")
+    return np.asarray(student["outputs"])
+
+
+@exercise("and_gate", weight=2)
+def test_and_gate_truth_table(student, hidden):
+    outputs = _and_outputs(student)
+    targets = np.asarray([x1 * x2 for x1, x2 in hidden["inputs"]])
+    expect(np.array_equal(outputs > 0.5, targets == 1),
+           "sigmoid(x @ and_weights + and_bias) is not above 0.5 exactly for the inputs where AND is 1 "
+           "(check all four rows of the truth table).")
+
+
+@exercise("and_gate")
+def test_and_gate_is_confident(student, hidden):
+    outputs = _and_outputs(student)
+    targets = np.asarray([x1 * x2 for x1, x2 in hidden["inputs"]])
+    expect(np.all(np.abs(outputs - targets) < 0.1),
+           "The layer's outputs should be within 0.1 of the truth table on all four inputs: scale the weights "
+           "and bias up so that the sigmoid saturates.")
+
+
+# ---------------------------------------------------------------- XOR: a choice answer, one test per item
+@pytest.mark.parametrize("item", list(XOR_EXPECTED))
+@exercise("xor_hidden_layer")
+def test_xor_answer(student, item):
+    expect(student.get("kind") == "dict", f"`xor_answers` should be a dict, not {student.get('kind')}.")
+    given = student["items"].get(item)
+    options = XOR_OPTIONS[item]
+    expect(given is not None, f"`xor_answers['{item}']` is missing.")
+    expect(isinstance(given, (str, bool)) and any(same_choice(given, o) for o in options),
+           f"`xor_answers['{item}']` should be {choice_kinds(options)}.")
+    expect(same_choice(given, XOR_EXPECTED[item]), f"`xor_answers['{item}']` is not right.")
+
+
+# ---------------------------------------------------------------- MNIST MLP
+@exercise("mlp_accuracy")
+def test_mlp_architecture(student):
+    expect(student["linear_shapes"] == [[512, 784], [512, 512], [10, 512]],
+           "`mlp` should have three linear layers, 784 -> 512 -> 512 -> 10.")
+    out = expect_array(student["output"], "The output of `mlp`")
+    expect(out.ndim == 2 and out.shape[1] == 10, "`mlp` should give 10 outputs per image.")
+    expect(np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and np.all(out >= 0),
+           "`mlp` should end with a softmax: each image's 10 outputs are probabilities summing to 1.")
+
+
+@exercise("mlp_accuracy", weight=3)
+def test_mlp_accuracy_reaches_threshold(student):
+    score = accuracy(student["predictions"], held_out_labels())
+    expect(score >= ACCURACY_THRESHOLD, f"Your network's test accuracy is {score:.2%}; it needs at least "
+                                        f"{ACCURACY_THRESHOLD:.0%}. Train it (longer), then save its weights again.")
