@@ -24,6 +24,11 @@ from .results import ExerciseResult, SubmissionResult
 from .sandbox import SandboxUnavailableError, bubblewrap_available
 
 UNSANDBOXED = "none (UNSANDBOXED: student code ran without isolation)"
+UNSANDBOXED_NOTE = ("UNSANDBOXED: this submission ran without bubblewrap isolation (allow_unsandboxed = true); "
+                    "its code could read and change anything the grading user can")
+
+
+OUT_OF_NOTEBOOK_TIME = "the notebook ran out of time here"  # execute.py's message for the step the budget ended
 
 
 class GraderError(RuntimeError):
@@ -153,6 +158,9 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
                    tests: list[dict], cell_timeout: float) -> ExerciseResult:
     """Return one exercise's grade from its answer cell, its probe and its hidden tests."""
     fail = lambda outcome, feedback, detail="": ExerciseResult(exercise, outcome, 0.0, points, feedback, detail)
+    if answer is not None and answer.status == "timeout" and answer.message == OUT_OF_NOTEBOOK_TIME:
+        return fail("timeout", "Your answer cell was still running when the notebook's total time ran out, "
+                               "and was stopped.", answer.message)
     if answer is not None and answer.status == "timeout":
         return fail("timeout", f"Your answer cell did not finish within {cell_timeout:.0f} s (an endless loop?) "
                                "and was stopped.", answer.message)
@@ -215,4 +223,6 @@ def grade_submission(notebook: Path, config: Config, lesson: str | None = None, 
     notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run ({o.message})" for sid, o in
               probed.execution.outcomes.items() if o.status in ("timeout", "crashed") and o.message]
     sandbox = UNSANDBOXED if config.allow_unsandboxed else "bubblewrap"
+    if config.allow_unsandboxed:  # loud in every result, not only in a field nobody reads
+        notes.insert(0, UNSANDBOXED_NOTE)
     return SubmissionResult(probed.lesson.name, tuple(results), probed.seed, sandbox, timings, tuple(notes))

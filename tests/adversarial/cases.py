@@ -30,6 +30,7 @@ class Case:
     edit: str | None = None  # name of a notebook edit in EDITS
     files: dict[str, str] = field(default_factory=dict)  # side file -> name of a file maker in FILES
     max_score: float | None = None  # the exercise's points must stay what the lesson says
+    score: float | None = None  # the exact score, where a lie must not earn even partial credit
     xfail: str = ""  # a known hole: the verdict the case must get once it is fixed
 
 
@@ -50,9 +51,9 @@ class Malformed:
     message: str
 
 
-def contained(attack: str, answer: str) -> str:
+def contained(attack: str, answer: str, sabotage: str = "pass") -> str:
     """Return cell source running `attack` (which appends to `_escaped` when it gets through), then the
-    answer only if nothing escaped."""
+    answer only if nothing escaped (else `sabotage`)."""
     return (
         "_escaped = []\n"
         "def _attempt(label, action):\n"
@@ -64,6 +65,7 @@ def contained(attack: str, answer: str) -> str:
         + textwrap.dedent(attack).strip() + "\n"
         "print('escaped:', _escaped)\n"
         "if not _escaped:\n" + textwrap.indent(textwrap.dedent(answer).strip(), "    ") + "\n"
+        "else:\n" + textwrap.indent(textwrap.dedent(sabotage).strip(), "    ") + "\n"
     )
 
 
@@ -121,10 +123,10 @@ class TwinDeepNeuralNet(nn.Module):
 TWIN_BODY = "BODY"  # marker replaced in twin variants
 
 NOTEBOOKS = (
-    Notebook("resource", ("--cell-timeout", "6")),
+    Notebook("resource", ("--timeout", "900", "--cell-timeout", "10")),
     Notebook("escape", ("--cell-timeout", "20")),
     Notebook("cheat", ("--cell-timeout", "20")),
-    Notebook("edits", ("--timeout", "75", "--cell-timeout", "120")),
+    Notebook("edits", ("--timeout", "120", "--cell-timeout", "150")),
 )
 
 CASES = (
@@ -135,7 +137,7 @@ CASES = (
 import threading, time
 _threads = []
 try:
-    for _ in range(200):  # bounded: the sandbox user's process limit is shared with parallel sandboxes
+    for _ in range(64):  # bounded: the sandbox user's process limit is shared with parallel sandboxes
         _threads.append(threading.Thread(target=time.sleep, args=(3600,), daemon=True))
         _threads[-1].start()
 except RuntimeError:
@@ -168,11 +170,10 @@ def train_f(x, y, learning_rate=0.01, number_of_iterations=50):
 """),
     Case("process_bomb", "resource", "deep_forward", "passed", answer="""
 import os, time
-for _ in range(100):
+for _ in range(32):  # bounded, as the thread bomb; the children outlive the cell until the runner kills them
     try:
         if os.fork() == 0:
-            while True:
-                os.fork() if os.getpid() % 7 == 0 else time.sleep(0.01)
+            time.sleep(3600)
     except OSError:
         break
 """ + DEEP),
@@ -205,6 +206,10 @@ os.write(2, b'z' * 20_000_000)
 sys.__stdout__.write('w' * 10_000_000)
 hidden_layer_profile_2 = [56, 56]
 """),
+    # kill(-1) spares the caller: the sleep keeps this cell running until the sandbox is torn down, else the
+    # next step may be blamed (see the report of issue 8: the step running when the server died is not known)
+    Case("kill_every_process_in_reach", "resource", "fashion_accuracy", "passed",
+         after=("fashion_accuracy", "import os, signal, time\nos.kill(-1, signal.SIGKILL)\ntime.sleep(5)\n")),
     Case("truncated_weights_file", "resource", "mnist_accuracy", "error", files={"mnist_model.pth": "truncated"}),
 
     # ---------------------------------------------------------------- escape
@@ -233,7 +238,8 @@ _attempt('mnist labels', lambda: open('/data/MNIST/raw/t10k-labels-idx1-ubyte', 
 """, GRADIENTS)),
     Case("read_instructor_home", "escape", "gradient_loop", "passed", answer=contained("""
 _attempt('canary', lambda: open('@HOME@/canary.txt').read())
-_attempt('root home', lambda: __import__('os').listdir('/root'))
+_attempt('root bashrc', lambda: open('/root/.bashrc').read())
+_attempt('root gitconfig', lambda: open('/root/.gitconfig').read())
 _attempt('ssh keys', lambda: open('/root/.ssh/id_rsa').read())
 _attempt('environ', lambda: [1 for k in __import__('os').environ if 'TOKEN' in k or 'KEY' in k][0])
 """, TRAIN_F)),
@@ -242,7 +248,7 @@ _attempt('gradebook', lambda: open('@COURSE@/gradebook.db', 'rb').read())
 _attempt('repo gradebook', lambda: open('@ROOT@/gradebook.db', 'rb').read())
 _attempt('autograded', lambda: __import__('os').listdir('@COURSE@/autograded'))
 """, DEEP)),
-    Case("write_outside_work_dir", "escape", "twin_tower", "passed", answer=contained("""
+    Case("write_outside_work_dir", "escape", "deep_forward", "passed", after=("deep_forward", contained("""
 import os
 _attempt('probe code', lambda: open('/opt/autograder/sandboxed/probes/hands_on_dl.py', 'a').write('#'))
 _attempt('submitted weights', lambda: open('/submission/fashion_model.pth', 'ab').write(b'x'))
@@ -252,15 +258,34 @@ _attempt('environment', lambda: open(os.path.dirname(os.__file__) + '/pwned.py',
 _attempt('host course', lambda: open('@COURSE@/pwned', 'w').write('x'))
 _attempt('host home', lambda: open('@HOME@/pwned', 'w').write('x'))
 _attempt('repository', lambda: open('@ROOT@/pwned', 'w').write('x'))
-""", TWIN)),
+""", "pass", sabotage="DeepNeuralNet = None"))),
+    Case("forged_probe_data", "escape", "twin_tower", "failed", xfail=(
+         "grader: twin_tower is judged on self-referential probe data (the twin against the student's own tower), "
+         "which code in the sandbox forges by replacing the probe function before it runs"), answer="""
+class TwinDeepNeuralNet(nn.Module):  # wrong: two towers, no sharing
+    def __init__(self, input_width, hidden_layer_profile, output_width):
+        super().__init__()
+        self.query_tower = DeepNeuralNet(input_width, hidden_layer_profile, output_width)
+        self.value_tower = DeepNeuralNet(input_width, hidden_layer_profile, output_width)
+
+    def forward(self, input):
+        return torch.stack([self.query_tower(input[0, :]), self.value_tower(input[1, :])])
+
+import importlib
+_probes = importlib.import_module('sandboxed.probes.hands_on_dl')
+_probes.probe_twin_tower = lambda ns, **inputs: {
+    'parameter_count': 1, 'tower_parameter_count': 1, 'linear_count': len(inputs['layers']),
+    'rows_share_parameters': True, 'equal_rows_equal': True, 'outputs': [[0.0]], 'per_row_outputs': [[0.0]]}
+"""),
     Case("os_exit_in_cell", "escape", "minimal_width", "error", answer="import os\nos._exit(0)\nw_1 = 355\n"),
     Case("sys_exit_in_cell", "escape", "deep_minimal_width", "passed",
          answer="hidden_layer_profile_2 = [56, 56]\nimport sys\nsys.exit(3)\n"),
     Case("kill_the_parent_process", "escape", "fashion_accuracy", "error", answer="""
-import os, signal
+import os, signal, time
 best_net = DeepNeuralNet(input_width=28 * 28, hidden_layer_profile=[256], output_width=10)
 os.kill(os.getppid(), signal.SIGKILL)
 os.kill(1, signal.SIGKILL)
+time.sleep(5)  # as in kill_every_process_in_reach
 """),
     Case("signal_the_process_group", "escape", "mnist_accuracy", "error", answer="""
 import os, signal
@@ -282,7 +307,6 @@ I_tensor = torch.ones(3, 3)
 """),
     Case("monkeypatch_tensor_eq", "cheat", "tensor_shape", "failed", answer="""
 torch.Tensor.__eq__ = lambda self, other: True
-torch.Size.__eq__ = lambda self, other: True
 I_tensor_shape_intended = torch.Size([2, 2])
 I_tensor_shape = I_tensor.shape
 """),
@@ -327,7 +351,7 @@ def train_f(x, y, learning_rate=0.01, number_of_iterations=50):
     __hash__ = nn.Module.__hash__
 """),
     Case("redefine_after_test_cell", "cheat", "deep_forward", "failed", after=("test_deep_forward", DEEP)),
-    Case("module_lies_about_parameters", "cheat", "twin_tower", "failed", answer="""
+    Case("module_lies_about_parameters", "cheat", "twin_tower", "failed", score=0.0, answer="""
 class TwinDeepNeuralNet(nn.Module):
     def __init__(self, input_width, hidden_layer_profile, output_width):
         super().__init__()
@@ -356,17 +380,6 @@ import builtins
 builtins.isinstance = lambda obj, kind: True
 mnist_net = 'not a network'
 """),
-    Case("forged_probe_data", "cheat", "twin_tower", "failed", xfail=(
-         "grader: twin_tower is judged on self-referential probe data (the student's twin against the student's "
-         "own tower), which code in the sandbox can forge by patching the probe"),
-         after=("test_twin_tower", """
-import sys
-_probes = sys.modules.get('sandboxed.probes.hands_on_dl') or __import__('importlib').import_module('sandboxed.probes.hands_on_dl')
-_probes.probe_twin_tower = lambda ns, **inputs: {
-    'parameter_count': 1, 'tower_parameter_count': 1, 'linear_count': len(inputs['layers']),
-    'rows_share_parameters': True, 'equal_rows_equal': True, 'outputs': [[0.0]], 'per_row_outputs': [[0.0]]}
-""")),
-
     # ---------------------------------------------------------------- notebook edits and files
     Case("changed_answer_grade_id", "edits", "identity_tensor", "passed", edit="rename_identity_tensor"),
     Case("deleted_test_cell", "edits", "tensor_shape", "passed", edit="delete_test_tensor_shape"),
@@ -378,8 +391,6 @@ import os
 def train_f(x, y, learning_rate=0.01, number_of_iterations=50):
     os._exit(0)
 """),
-    Case("kill_every_process_in_reach", "edits", "deep_forward", "passed",
-         after=("deep_forward", "import os, signal\nos.kill(-1, signal.SIGKILL)\n")),
     Case("sys_exit_in_probed_function", "edits", "twin_tower", "error",
          answer=TWIN.replace("        return torch.stack", "        raise SystemExit(0)\n        return torch.stack")),
     Case("binary_junk_in_answer_cell", "edits", "minimal_width", "missing",

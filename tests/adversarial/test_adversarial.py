@@ -61,6 +61,8 @@ def test_attack_gets_its_verdict_and_is_contained(case, graded, baseline, after)
     assert got["status"] == case.status, (got, run.result["notes"])
     if case.status != "passed":
         assert got["score"] < got["max_score"], got
+    if case.score is not None:
+        assert got["score"] == case.score, got
     if case.max_score is not None:
         assert got["max_score"] == case.max_score
 

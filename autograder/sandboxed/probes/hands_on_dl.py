@@ -1,7 +1,7 @@
 """Probes for the hands_on_dl lesson (tensors, autograd, training loops, DNNs, image classifiers)."""
 from __future__ import annotations
 
-from .common import answer, load_linear_layers, plain, predict_with_submitted_weights, tensor, tensor_summary
+from .common import answer, load_linear_layers, own_parameters, plain, predict_with_submitted_weights, tensor, tensor_summary
 
 
 def probe_identity_tensor(ns: dict) -> dict:
@@ -85,12 +85,12 @@ def probe_twin_tower(ns: dict, input_width: int, profile: list, output_width: in
     import torch
 
     net = answer(ns, "TwinDeepNeuralNet")(input_width, list(profile), output_width)
-    parameters = list(net.parameters())
+    parameters = own_parameters(net)  # not net.parameters(): a submission may override it to hide a tower
     result = {"parameter_count": sum(p.numel() for p in parameters),
               "linear_count": sum(isinstance(m, torch.nn.Linear) for m in net.modules())}
     tower = ns.get("DeepNeuralNet")
     tower = tower(input_width, list(profile), output_width) if tower is not None else None
-    result["tower_parameter_count"] = sum(p.numel() for p in tower.parameters()) if tower is not None else None
+    result["tower_parameter_count"] = sum(p.numel() for p in own_parameters(tower)) if tower is not None else None
     reached = []
     for row in (0, 1):  # which parameters does each row's output depend on?
         net.zero_grad(set_to_none=True)
