@@ -124,3 +124,35 @@ def same_choice(given: object, expected: object) -> bool:
 def choice_kinds(options: Sequence[object]) -> str:
     """Return how to describe the accepted form of a choice among `options` (for feedback, never the answer)."""
     return "one of " + ", ".join(repr(o) for o in options)
+
+
+def forward_described(structure: list[dict], seed: int, inputs) -> np.ndarray:
+    """Return, in numpy, the output a module described by probes.common.describe_module gives on `inputs` when
+    its linear layers hold seeded_linear_parameters(seed, ...); raise ValueError for an operation it cannot redo."""
+    import math as _math
+
+    from .sandboxed.probes.common import seeded_linear_parameters
+
+    erf = np.vectorize(_math.erf)
+    activations = {"ReLU": lambda x: np.maximum(x, 0), "Sigmoid": lambda x: 1 / (1 + np.exp(-x)), "Tanh": np.tanh,
+                   "ELU": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+                   "GELU": lambda x: 0.5 * x * (1 + erf(x / _math.sqrt(2))), "Identity": lambda x: x,
+                   "Softplus": lambda x: np.logaddexp(0, x), "SiLU": lambda x: x / (1 + np.exp(-x))}
+    x, linear_index = np.asarray(inputs, dtype=np.float64), 0
+    for op in structure:
+        kind = op.get("type")
+        if kind == "Linear":
+            weight, bias = seeded_linear_parameters(seed, linear_index, op["in"], op["out"])
+            x = x @ weight.astype(np.float64).T + (bias.astype(np.float64) if op["bias"] else 0)
+            linear_index += 1
+        elif kind == "Flatten":
+            start = op["start_dim"] % x.ndim
+            end = op["end_dim"] % x.ndim
+            x = x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
+        elif kind == "LeakyReLU":
+            x = np.where(x > 0, x, x * op["negative_slope"])
+        elif kind in activations:
+            x = activations[kind](x)
+        else:
+            raise ValueError(f"cannot recompute a {kind} operation")
+    return x

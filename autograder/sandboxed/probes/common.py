@@ -189,3 +189,70 @@ def call_quietly(function, *args, **kwargs):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return function(*args, **kwargs)
+
+
+def seeded_linear_parameters(seed: int, index: int, n_in: int, n_out: int):
+    """Return (weight [n_out, n_in], bias [n_out]) as float32 numpy arrays drawn from (seed, index): the weights a
+    grader sets in the index-th linear layer of a probed module (the judge redraws them to recompute outputs)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, index])
+    weight = rng.normal(0.0, 1.5 / math.sqrt(max(n_in, 1)), (n_out, n_in)).astype(np.float32)
+    return weight, rng.normal(0.0, 0.5, n_out).astype(np.float32)
+
+
+def module_leaves(module, limit: int = 200) -> list:
+    """Return the leaf operations of `module` in definition order, found through the modules' own `_modules`
+    dicts (overriding children() or modules() hides nothing)."""
+    leaves, stack = [], [(module, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > 20 or len(leaves) > limit:
+            raise ValueError("the module is nested too deeply or holds too many operations")
+        children = [m for m in dict.values(object.__getattribute__(current, "__dict__").get("_modules") or {})
+                    if m is not None]
+        if children:
+            stack += [(child, depth + 1) for child in reversed(children)]
+        else:
+            leaves.append(current)
+    return leaves
+
+
+def describe_module(module) -> list[dict]:
+    """Return a module's leaf operations in order as plain data: {"type": class name}, plus "in"/"out"/"bias"
+    for nn.Linear (read from its weight's shape), start_dim/end_dim for nn.Flatten, negative_slope for LeakyReLU."""
+    import torch
+
+    described = []
+    for leaf in module_leaves(module):
+        entry = {"type": type(leaf).__name__}
+        if isinstance(leaf, torch.nn.Linear):
+            shape = tuple(leaf.weight.shape)
+            entry.update({"in": int(shape[-1]), "out": int(shape[0]), "bias": leaf.bias is not None})
+        elif isinstance(leaf, torch.nn.Flatten):
+            entry.update({"start_dim": int(leaf.start_dim), "end_dim": int(leaf.end_dim)})
+        elif isinstance(leaf, torch.nn.LeakyReLU):
+            entry["negative_slope"] = float(leaf.negative_slope)
+        described.append(entry)
+    return described
+
+
+def run_with_seeded_weights(module, seed: int, inputs) -> dict:
+    """Return {"structure": describe_module(...), "output": tensor_summary(...)} of a copy of `module` whose
+    linear layers hold seeded_linear_parameters(seed, i, ...) (i counts linear layers), run on `inputs`."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(module)
+    structure = describe_module(net)
+    linears = [leaf for leaf in module_leaves(net) if isinstance(leaf, torch.nn.Linear)]
+    with torch.no_grad():
+        for index, linear in enumerate(linears):
+            weight, bias = seeded_linear_parameters(seed, index, *reversed(tuple(linear.weight.shape)))
+            linear.weight.copy_(torch.from_numpy(weight))
+            if linear.bias is not None:
+                linear.bias.copy_(torch.from_numpy(bias))
+        net.eval()
+        output = net(tensor(inputs))
+    return {"structure": structure, "output": tensor_summary(output)}

@@ -1,0 +1,262 @@
+"""Hidden graders for pytorch_basics: each test judges one property of one exercise's probe data.
+Feedback says what kind of thing was expected, never the expected value or the hidden inputs."""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.graders.pytorch_basics import held_out_labels
+from autograder.judge import (accuracy, as_int, close, exercise, expect, expect_tensor, forward_described,
+                              same_choice)
+
+ACCURACY_THRESHOLD = 0.95
+ACTIVATIONS = ("ReLU", "Tanh", "Sigmoid", "ELU", "LeakyReLU", "GELU", "SiLU", "Softplus")
+
+
+def _item(student: dict, name: str, key: str):
+    expect(student.get("kind") == "dict", f"`{name}` should be a dict with the keys given in the notebook.")
+    expect(key in student["items"] and student["items"][key] is not None, f"`{name}` has no answer for {key!r}.")
+    return student["items"][key]
+
+
+def _count(student: dict, name: str, key: str) -> int:
+    value = as_int(_item(student, name, key))
+    expect(value is not None, f"`{name}[{key!r}]` should be a whole number (an int such as 4, or 4.0).")
+    return value
+
+
+def _counts(value, what: str) -> list[int]:
+    expect(isinstance(value, list) and all(as_int(v) is not None for v in value),
+           f"{what} should be a list of whole numbers, one per layer.")
+    return [as_int(v) for v in value]
+
+
+# ex_seq_model_layers: layers (input, hidden, output), hidden layers, nodes per layer of ex_seq_model
+
+@exercise("ex_seq_model_layers")
+def test_ex_seq_model_layers_layer_count(student):
+    expect(_count(student, "ex_seq_model_layers", "layers") == 3,
+           "`ex_seq_model_layers['layers']` is not the number of layers of nodes (input, hidden and output).")
+
+
+@exercise("ex_seq_model_layers")
+def test_ex_seq_model_layers_hidden_count(student):
+    expect(_count(student, "ex_seq_model_layers", "hidden_layers") == 1,
+           "`ex_seq_model_layers['hidden_layers']` is not the number of layers between input and output.")
+
+
+@exercise("ex_seq_model_layers")
+def test_ex_seq_model_layers_nodes(student):
+    nodes = _counts(_item(student, "ex_seq_model_layers", "nodes_per_layer"), "`ex_seq_model_layers['nodes_per_layer']`")
+    expect(nodes == [3, 2, 3], "`ex_seq_model_layers['nodes_per_layer']` does not list the nodes of each layer, "
+                               "from input to output.")
+
+
+# ex_seq_model_2: a 4 -> h -> 1 network with a nonlinearity between its linear maps and a final sigmoid
+
+def _structure(student: dict, name: str) -> list[dict]:
+    expect(student.get("kind") == "module", f"`{name}` should be a torch.nn.Module (an nn.Sequential).")
+    return student["structure"]
+
+
+@exercise("ex_seq_model_2")
+def test_ex_seq_model_2_sizes_chain(student):
+    structure = _structure(student, "ex_seq_model_2")
+    linears = [op for op in structure if op["type"] == "Linear"]
+    expect(len(linears) == 2, "`ex_seq_model_2` should keep two nn.Linear maps.")
+    expect(linears[0]["in"] == 4 and linears[-1]["out"] == 1,
+           "`ex_seq_model_2` should still take 4 inputs and give 1 output.")
+    expect(linears[0]["out"] == linears[1]["in"],
+           "the output size of the first nn.Linear must equal the input size of the second (the technical problem).")
+    expect("error" not in student, "`ex_seq_model_2` raised an error on a batch of inputs with 4 features.")
+
+
+@exercise("ex_seq_model_2")
+def test_ex_seq_model_2_nonlinear_between(student):
+    structure = _structure(student, "ex_seq_model_2")
+    kinds = [op["type"] for op in structure]
+    expect(kinds.count("Linear") == 2, "`ex_seq_model_2` should keep two nn.Linear maps.")
+    first, second = (i for i, kind in enumerate(kinds) if kind == "Linear")
+    expect(any(kind in ACTIVATIONS for kind in kinds[first + 1:second]),
+           "two linear maps in a row compose to one linear map: put an activation function between them "
+           "(the conceptual problem).")
+    expect(kinds[-1] == "Sigmoid", "`ex_seq_model_2` should still end with nn.Sigmoid().")
+
+
+@exercise("ex_seq_model_2")
+def test_ex_seq_model_2_behaviour(student, hidden):
+    structure = _structure(student, "ex_seq_model_2")
+    expect("error" not in student, "`ex_seq_model_2` raised an error on a batch of inputs with 4 features.")
+    try:
+        expected = forward_described(structure, hidden["weight_seed"], hidden["inputs"])
+    except (ValueError, KeyError, IndexError):
+        expect(False, "`ex_seq_model_2` should use only nn.Linear and standard activation functions.")
+    values = expect_tensor(student["output"], "the output of `ex_seq_model_2`", shape=list(expected.shape))
+    expect(close(values, expected, rtol=1e-4, atol=1e-5),
+           "`ex_seq_model_2` does not compute what its listed operations compute, in order (tested with weights "
+           "set by the grader).")
+
+
+# input_tensor
+
+@exercise("input_tensor", weight=2)
+def test_input_tensor_floating(student, reference):
+    for mine, theirs in zip(student["outputs"], reference["outputs"]):
+        values = expect_tensor(mine, "the result of `to_input_tensor`", shape=theirs["shape"], floating=True)
+        expect(mine["dtype"] == "float32", "`to_input_tensor` should give float32 entries, as nn.Linear expects.")
+        expect(close(values, theirs["values"], rtol=1e-6, atol=1e-6),
+               "`to_input_tensor` changed the values it was given.")
+
+
+# flatten_images
+
+@exercise("flatten_images")
+def test_flatten_images_shape(student, reference):
+    for mine, theirs in zip(student["outputs"], reference["outputs"]):
+        expect_tensor(mine, "the result of `flatten_images`", shape=theirs["shape"])
+
+
+@exercise("flatten_images")
+def test_flatten_images_values(student, reference):
+    for mine, theirs in zip(student["outputs"], reference["outputs"]):
+        values = expect_tensor(mine, "the result of `flatten_images`", shape=theirs["shape"])
+        expect(close(values, theirs["values"], rtol=0, atol=0),
+               "`flatten_images` should keep each image's pixels in order, one row per image.")
+
+
+# first_two_operations
+
+@exercise("first_two_operations")
+def test_first_two_operations_values(student, reference):
+    for mine, theirs in zip(student["outputs"], reference["outputs"]):
+        values = expect_tensor(mine, "the result of `first_two_operations`", shape=theirs["shape"], floating=True)
+        expect(close(values, theirs["values"], rtol=1e-5, atol=1e-6),
+               "`first_two_operations` should apply the model's own first operation, then its second (whatever "
+               "they are), and nothing more.")
+
+
+# model_device
+
+@exercise("model_device")
+def test_model_device_moves_parameters(student):
+    for label in ("meta", "meta_device"):
+        expect(student[label]["returned"] is not None,
+               "`move_to_device` should return the model (an nn.Module).")
+        expect(student[label]["returned"] == ["meta"],
+               "`move_to_device` should put every parameter of the model on the device it is given "
+               "(a device name or a torch.device).")
+
+
+@exercise("model_device")
+def test_model_device_reports_device(student):
+    expect(student["reports_meta"] == "meta" and student["reports_cpu"] == "cpu",
+           "`model_device` should return the device of the model's parameters (a torch.device or its name), "
+           "read from the parameters themselves.")
+
+
+# learning_types / task_types: one choice per task
+
+LEARNING = {"image classification": "supervised", "clustering": "unsupervised", "language translation": "supervised",
+            "dimensionality reduction": "unsupervised", "anomaly detection": "unsupervised"}
+PREDICTION = {"time series forecasting": "regression", "sentiment analysis": "classification",
+              "housing price prediction": "regression"}
+
+
+def _judge_choice(student: dict, name: str, task: str, truth: dict, options: tuple[str, str]) -> None:
+    given = _item(student, name, task)
+    expect(isinstance(given, str) and any(same_choice(given, o) for o in options),
+           f"`{name}[{task!r}]` should be one of the strings {options[0]!r} or {options[1]!r}.")
+    expect(same_choice(given, truth[task]), f"`{name}[{task!r}]` is not the natural kind of learning for that task.")
+
+
+def _choice_test(name: str, task: str, truth: dict, options: tuple[str, str]):
+    @exercise(name)
+    def test(student):
+        _judge_choice(student, name, task, truth, options)
+    test.__name__ = f"test_{name}_{task.replace(' ', '_')}"
+    return test
+
+
+for _task in LEARNING:
+    _test = _choice_test("learning_types", _task, LEARNING, ("supervised", "unsupervised"))
+    globals()[_test.__name__] = _test
+for _task in PREDICTION:
+    _test = _choice_test("task_types", _task, PREDICTION, ("classification", "regression"))
+    globals()[_test.__name__] = _test
+
+
+# mnist_sizes
+
+@exercise("mnist_sizes")
+def test_mnist_sizes_input_nodes(student):
+    expect(_count(student, "mnist_sizes", "input_nodes") == 784,
+           "`mnist_sizes['input_nodes']` is not the number of pixel intensities of one image.")
+
+
+@exercise("mnist_sizes")
+def test_mnist_sizes_output_nodes(student):
+    expect(_count(student, "mnist_sizes", "output_nodes") == 10,
+           "`mnist_sizes['output_nodes']` is not the number of classes (one-hot entries).")
+
+
+@exercise("mnist_sizes")
+def test_mnist_sizes_colour_shape(student):
+    shape = _counts(_item(student, "mnist_sizes", "colour_image_shape"), "`mnist_sizes['colour_image_shape']`")
+    expect(shape == [3, 28, 28], "`mnist_sizes['colour_image_shape']` should be [channels, height, width] "
+                                 "for an RGB image of the same size.")
+
+
+# num_hidden
+
+@exercise("num_hidden")
+def test_num_hidden_sensible(student):
+    expect(as_int(student["num_in"]) == 784 and as_int(student["num_out"]) == 10,
+           "keep `num_in` and `num_out` as the notebook sets them.")
+    hidden = as_int(student["num_hidden"])
+    expect(hidden is not None, "`num_hidden` should be a whole number (an int).")
+    expect(hidden >= 10, "`num_hidden` below the number of classes squeezes the information through a bottleneck.")
+    expect(hidden <= 784, "`num_hidden` above the number of inputs adds parameters without need.")
+
+
+# seq_model: Flatten, Linear(num_in, num_hidden), ReLU, Linear(num_hidden, num_out)
+
+@exercise("seq_model")
+def test_seq_model_layer_sizes(student):
+    structure = _structure(student, "seq_model")
+    sizes = {name: as_int(student["sizes"][name]) for name in ("num_in", "num_hidden", "num_out")}
+    linears = [(op["in"], op["out"]) for op in structure if op["type"] == "Linear"]
+    expect(len(linears) == 2, "`seq_model` should have two nn.Linear maps (three layers of nodes).")
+    expect(linears == [(sizes["num_in"], sizes["num_hidden"]), (sizes["num_hidden"], sizes["num_out"])],
+           "the nn.Linear maps of `seq_model` should go from num_in to num_hidden nodes, then to num_out.")
+
+
+@exercise("seq_model")
+def test_seq_model_operations(student):
+    kinds = [op["type"] for op in _structure(student, "seq_model")]
+    expect(kinds == ["Flatten", "Linear", "ReLU", "Linear"],
+           "`seq_model` should be: the given Flatten, a linear map, a ReLU, a linear map (the last operation "
+           "linear, no final activation).")
+
+
+@exercise("seq_model")
+def test_seq_model_behaviour(student, hidden):
+    structure = _structure(student, "seq_model")
+    expect("error" not in student, "`seq_model` raised an error on a batch of 1x28x28 images.")
+    try:
+        expected = forward_described(structure, hidden["weight_seed"], hidden["images"])
+    except (ValueError, KeyError, IndexError):
+        expect(False, "`seq_model` should use only nn.Flatten, nn.Linear and nn.ReLU.")
+    values = expect_tensor(student["output"], "the output of `seq_model`", shape=list(expected.shape))
+    expect(list(expected.shape)[1:] == [10], "`seq_model` should give 10 class scores per image.")
+    expect(close(values, expected, rtol=1e-4, atol=1e-4),
+           "`seq_model` does not compute what its listed operations compute, in order (tested with weights set "
+           "by the grader).")
+
+
+# seq_model_accuracy: submitted weights, accuracy on held-out images
+
+@exercise("seq_model_accuracy")
+def test_seq_model_accuracy_reaches_threshold(student):
+    score = accuracy(student.get("predictions"), held_out_labels())
+    expect(score >= ACCURACY_THRESHOLD,
+           f"`seq_model` with `seq_model.pth` reaches {score:.3f} accuracy on held-out test images; "
+           f"{ACCURACY_THRESHOLD} is needed (train longer or revisit num_hidden).")
