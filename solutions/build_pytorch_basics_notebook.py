@@ -118,6 +118,12 @@ ex_seq_model_2 = nn.Sequential(
 ```
 """)
 answer("ex_seq_model_2", """
+# FIX THIS CODE:
+# ex_seq_model_2 = nn.Sequential(
+#      nn.Linear(4, 3)
+#     ,nn.Linear(2, 1)
+#     ,nn.Sigmoid()
+# )
 ### BEGIN SOLUTION
 ex_seq_model_2 = nn.Sequential(
      nn.Linear(4, 3)
