@@ -1,6 +1,6 @@
 """Grade many submissions in parallel worker processes, each result or failure kept per submission.
 
-Two backends share one task function: a local pool of spawned processes, or a Dask distributed cluster
+Two backends share one task function: a local pool of worker processes, or a Dask distributed cluster
 (`scheduler="local"` starts a LocalCluster here; "tcp://host:port" joins a running one, whose workers must
 see the course directory at the same path). Either way each worker keeps a warm sandbox per lesson, and
 only the calling process sees results (it alone writes the gradebook)."""
@@ -59,6 +59,17 @@ def _grade(item: BatchItem, course_root: str, limits: dict) -> tuple[dict | None
         return None, f"{type(exc).__name__}: {exc}", True
 
 
+WORKER_PRELOAD = ["autograder.batch", "autograder.grade", "torch", "numpy"]
+
+
+def worker_context():
+    """Return the multiprocessing context for grading workers: a fork server that has imported the judge
+    (pytest, nbformat, torch) once, so every further worker starts without paying for those imports."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    return context
+
+
 def default_workers() -> int:
     """Return one worker per core."""
     return max(1, len(os.sched_getaffinity(0)))
@@ -75,7 +86,7 @@ def _outcome(item: BatchItem, future) -> BatchOutcome:
 def grade_many(items: list[BatchItem], course_root: Path, workers: int | None = None, limits: dict | None = None,
                on_done: Callable[[BatchOutcome], None] | None = None,
                scheduler: str | None = None) -> dict[str, BatchOutcome]:
-    """Return every item's outcome, grading `workers` at a time in spawned processes, or on Dask workers
+    """Return every item's outcome, grading `workers` at a time in worker processes, or on Dask workers
     when `scheduler` is "local" or a scheduler address."""
     outcomes: dict[str, BatchOutcome] = {}
 
@@ -93,14 +104,14 @@ def grade_many(items: list[BatchItem], course_root: Path, workers: int | None = 
 
 def _grade_locally(items: list[BatchItem], course_root: Path, workers: int, limits: dict,
                    record: Callable[[BatchOutcome], None]) -> None:
-    """Grade in a pool of spawned processes; when a worker dies (killed, out of memory) the pool is
+    """Grade in a pool of worker processes; when a worker dies (killed, out of memory) the pool is
     started again for what was left, each submission at most MAX_ATTEMPTS times."""
     attempts = {item.key: 0 for item in items}
     pending = list(items)
     while pending:
         for item in pending:
             attempts[item.key] += 1
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
             futures = {pool.submit(_grade, item, str(course_root), limits): item for item in pending}
             pending = []
             for future in as_completed(futures):
@@ -119,11 +130,16 @@ def _grade_on_dask(items: list[BatchItem], course_root: Path, workers: int | Non
     from distributed import Client, LocalCluster
     from distributed import as_completed as dask_completed
 
+    cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-    else:
-        cluster = None
+        import dask
+        from distributed.utils import get_mp_context
+
+        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+            context = get_mp_context()  # Dask's fork server, with our judge imported too
+            context.set_forkserver_preload(["distributed", *WORKER_PRELOAD])
+            cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
     with Client(cluster or scheduler) as client:
         futures = {client.submit(_grade, item, str(course_root), limits, pure=False, retries=MAX_ATTEMPTS - 1,
                                  key=f"grade-{item.key}-{uuid.uuid4().hex[:8]}"): item for item in items}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from enum import IntEnum
 from pathlib import Path
@@ -85,15 +86,22 @@ def cmd_release(args: argparse.Namespace) -> ExitCode:
 
     config = load_config()
     lesson = get_lesson(config.course_root, args.lesson)
+    leak_check = lambda built: find_leaks(lesson, built.parent)  # noqa: E731
+    first = not lesson.release_notebook.is_file()
+    if first:  # grading reads the release (the trusted copy of test cells): a first one is provisional
+        with console.status(f"generating a first release/{lesson.name}/ with nbgrader …"):
+            release_lesson(lesson, check=leak_check)
     with console.status(f"checking {lesson.name}: reference solution at full marks …"):
         report = validate_lesson(lesson.name, config, mutants=False, check_release=False)
     full = report.reference is not None and report.reference.score == report.reference.max_score
     if not full:
+        if first:
+            shutil.rmtree(lesson.release_notebook.parent, ignore_errors=True)
         errors.print(f"autograder: {lesson.name} was not released: the source notebook does not score full marks "
                      f"({report.reference_error or 'see autograder validate ' + lesson.name})", soft_wrap=True)
         return ExitCode.FAILED
     with console.status(f"generating release/{lesson.name}/ with nbgrader …"):
-        target = release_lesson(lesson, check=lambda built: find_leaks(lesson, built.parent))
+        target = release_lesson(lesson, check=leak_check)
     console.print(f"released {lesson.name} to {target} (gradebook updated); commit it")
     return ExitCode.OK
 

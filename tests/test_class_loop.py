@@ -194,3 +194,14 @@ def test_release_refuses_a_lesson_whose_reference_loses_points(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1 and "does not score full marks" in done.stderr
     assert (root / "release" / "hands_on_dl" / "hands_on_dl.ipynb").read_bytes() == before
+
+
+def test_first_release_of_a_new_lesson_is_generated_then_checked(tmp_path):
+    root = make_course(tmp_path / "course", ROOT)
+    (root / "release").unlink()
+    (root / "release").mkdir()  # a course where hands_on_dl was never released
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "hands_on_dl"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    released = (root / "release" / "hands_on_dl" / "hands_on_dl.ipynb").read_bytes()
+    assert released == (ROOT / "release" / "hands_on_dl" / "hands_on_dl.ipynb").read_bytes()
