@@ -20,6 +20,7 @@ from .warm import SandboxStartError, WarmSandbox, warm_sandbox
 StepStatus = Literal["ok", "error", "timeout", "crashed", "missing", "skipped", "not_run"]
 MAX_RERUNS = 3
 RUNNER_FAILED = 70  # the in-sandbox runner's own exit code when it breaks outside any step
+ORPHANED = 71  # the runner's exit code when the step it ran killed the warm server
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
             culprit, reason = "start-up", str(exc)
             break
         start_seconds += seconds
+        deadline += seconds  # the notebook's budget is the student's: starting a sandbox is not
         run, culprit = _run_once(steps, skip, job, warm, files, config, deadline, outcomes)
         runs.append(run)
         if culprit == "start-up":
@@ -168,8 +170,12 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
 
 
 def _describe_exit(run: SandboxRun) -> str:
+    if run.signal is None and run.exit_code is None:
+        return "the whole grading sandbox ended during it (the step killed its server, or it was killed from outside)"
     if run.signal:
         return f"killed by signal {run.signal}" + (" — out of memory?" if run.signal == 9 else "")
+    if run.exit_code == ORPHANED:
+        return "it killed the grading sandbox's server"
     if run.exit_code == RUNNER_FAILED and run.stderr.strip():
         return f"the runner failed: {run.stderr.strip().splitlines()[-1][:200]}"
     return f"exit code {run.exit_code}"

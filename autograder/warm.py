@@ -178,13 +178,10 @@ class WarmRun:
         if not alive:
             self.warm.box.kill(for_timeout=False)
             self.warm.box.process.wait()
-        signal_number = ended.get("signal") if alive else None
-        code = ended.get("exit_code") if alive else self.warm.box.process.poll()
-        if not alive and code is not None and code < 0:
-            signal_number, code = -code, None
+        signal_number, code = ended.get("signal"), ended.get("exit_code")  # both None: the sandbox itself ended
         if self.killed:
             status = "timeout"
-        elif code == 0 and alive:
+        elif code == 0:
             status = "ok"
         elif signal_number:
             status = "signal"

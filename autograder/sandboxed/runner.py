@@ -19,6 +19,7 @@ import time
 import traceback
 
 SUBMISSION_DIR = os.environ.get("AUTOGRADER_SUBMISSION", "/submission")
+ORPHANED = 71  # exit code when a step killed the warm server
 
 
 class MessageChannel:
@@ -62,32 +63,36 @@ class CappedText(io.TextIOBase):
 
 
 class Watchdog:
-    """Interrupts the main thread (KeyboardInterrupt) when a step overruns its time."""
+    """Interrupts the main thread (KeyboardInterrupt) when a step overruns its time. One thread for the
+    whole job, started before any student code: a process bomb cannot stop it from starting later."""
 
     def __init__(self):
-        self.token = 0
+        self.deadline: float | None = None
         self.fired = False
-        self.lock = threading.Lock()
+        self.condition = threading.Condition()
+        threading.Thread(target=self._watch, daemon=True).start()
 
-    def arm(self, seconds: float) -> int:
-        with self.lock:
-            self.token += 1
-            self.fired = False
-            token = self.token
-        timer = threading.Timer(seconds, self._fire, args=(token,))
-        timer.daemon = True
-        timer.start()
-        return token
+    def _watch(self) -> None:
+        with self.condition:
+            while True:
+                if self.deadline is None:
+                    self.condition.wait()
+                elif (left := self.deadline - time.monotonic()) > 0:
+                    self.condition.wait(left)
+                else:
+                    self.deadline, self.fired = None, True
+                    _thread.interrupt_main()
 
-    def _fire(self, token: int) -> None:
-        with self.lock:
-            if token == self.token:
-                self.fired = True
-                _thread.interrupt_main()
+    def arm(self, seconds: float) -> None:
+        with self.condition:
+            self.deadline, self.fired = time.monotonic() + seconds, False
+            self.condition.notify()
 
     def disarm(self) -> bool:
-        with self.lock:
-            self.token += 1
+        """Stop the clock; return True if it fired during the step."""
+        with self.condition:
+            self.deadline = None
+            self.condition.notify()
             return self.fired
 
 
@@ -198,12 +203,22 @@ def kill_strays(protected: set[int]) -> int:
     return killed
 
 
+def reap_children() -> None:
+    """Collect the exit status of killed children (zombies still count against the process limit)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def run_job(job: dict, channel: MessageChannel, shell) -> None:
     """Run a submission's steps in `shell`, reporting each step's start and end on `channel`."""
     copy_submission_files(job.get("files", []))
     seed_everything(job.get("seed", 0))
     channel.send("ready")
-    protected = {1, os.getpid(), os.getppid()}  # the namespace's init and the warm server stay
+    server = os.getppid()
+    protected = {1, os.getpid(), server}  # the namespace's init and the warm server stay
     watchdog = Watchdog()
     cap = job.get("output_cap", 65536)
     for step in job["steps"]:
@@ -218,10 +233,18 @@ def run_job(job: dict, channel: MessageChannel, shell) -> None:
         except KeyboardInterrupt:
             fields = {"status": "interrupted"}
         fired = watchdog.disarm()
+        if fired:
+            try:  # an interrupt that fired as the step ended lands here, not in the bookkeeping below
+                time.sleep(0.01)
+            except KeyboardInterrupt:
+                pass
         if os.getpid() != channel.owner:  # a fork of the runner finished a step: it must not go on
             os._exit(0)
+        if os.getppid() != server:  # this step killed the warm server: end now, so the step is the one blamed
+            os._exit(ORPHANED)
         if job.get("own_pid_namespace"):  # never outside the sandbox: there it would kill the grader's processes
             fields["strays_killed"] = kill_strays(protected)
+            reap_children()
         if fired and fields["status"] in ("interrupted", "error"):
             fields["status"] = "timeout"
         channel.send("end", id=step["id"], seconds=round(time.monotonic() - begun, 3), **fields)

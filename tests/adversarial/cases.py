@@ -259,9 +259,7 @@ _attempt('host course', lambda: open('@COURSE@/pwned', 'w').write('x'))
 _attempt('host home', lambda: open('@HOME@/pwned', 'w').write('x'))
 _attempt('repository', lambda: open('@ROOT@/pwned', 'w').write('x'))
 """, "pass", sabotage="DeepNeuralNet = None"))),
-    Case("forged_probe_data", "escape", "twin_tower", "failed", xfail=(
-         "grader: twin_tower is judged on self-referential probe data (the twin against the student's own tower), "
-         "which code in the sandbox forges by replacing the probe function before it runs"), answer="""
+    Case("forged_probe_data", "escape", "twin_tower", "failed", answer="""
 class TwinDeepNeuralNet(nn.Module):  # wrong: two towers, no sharing
     def __init__(self, input_width, hidden_layer_profile, output_width):
         super().__init__()

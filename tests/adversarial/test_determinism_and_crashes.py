@@ -107,9 +107,11 @@ def test_kill_9_anywhere_in_a_batch_of_30_grades_each_submission_exactly_once(tm
     assert 1 <= len(first_seen) < len(students)
     run = start()  # a grading worker killed: its pool breaks, what it had not finished stays pending
     wait_for(len(first_seen) + 2, run)
-    workers = [p for p in descendants(run.pid) if p.ppid() == run.pid and "spawn_main" in " ".join(p.cmdline())]
+    workers = [p for p in descendants(run.pid)  # forked by the pool's fork server, a child of the command
+               if p.ppid() != run.pid and "multiprocessing.forkserver" in " ".join(p.cmdline())]
     if workers and run.poll() is None:
         chance.choice(workers).kill()
+        killed.append("worker")
     run.wait()
     watch()
     for _ in range(3):
@@ -121,6 +123,7 @@ def test_kill_9_anywhere_in_a_batch_of_30_grades_each_submission_exactly_once(tm
         if again.returncode == 0:
             break
     assert again.returncode == 0, again.stderr.read()[-2000:]
+    assert "worker" in killed, "no grading worker was found to kill"
     assert sorted(first_seen) == students and not rewritten, rewritten
     for student in students:
         state = json.loads(results()[student].read_text())

@@ -119,10 +119,26 @@ def test_twin_tower_shares_weights(student):
     expect(student.get("equal_rows_equal", False), "Two equal input rows should give two equal output rows.")
 
 
+def _tower_is_right(grading) -> bool:
+    """Return True when the student's DeepNeuralNet passed its own exercise (judged on hidden inputs)."""
+    record = grading.records.get("deep_forward", {})
+    if record.get("status") != "ok":
+        return False
+    got, expected = record["data"]["outputs"], grading.reference("deep_forward")["outputs"]
+    return len(got) == len(expected) and all(
+        g["shape"] == e["shape"] and close(g["values"], e["values"], rtol=1e-4, atol=1e-5) for g, e in zip(got, expected))
+
+
 @exercise("twin_tower", weight=2)
-def test_twin_tower_outputs(student):
+def test_twin_tower_outputs(student, hidden, grading):
     expect("outputs" in student, "`TwinDeepNeuralNet` should be built from a single DeepNeuralNet.")
-    expect(close(student["outputs"], student["per_row_outputs"], rtol=1e-5, atol=1e-6),
+    # judged against the judge's own tower when the student's is right (probe data alone can be forged
+    # in the sandbox); against the student's own tower otherwise, so a deep_forward bug costs only there
+    from . import _relu_net
+
+    wanted = (_relu_net(hidden["layers"], np.asarray(hidden["inputs"])) if _tower_is_right(grading)
+              else student["per_row_outputs"])
+    expect(close(student["outputs"], wanted, rtol=1e-5, atol=1e-5),
            "The output should be the tower applied to row 0 (query) and to row 1 (value), in that order.")
 
 
