@@ -135,7 +135,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
     skip: dict[str, StepOutcome] = {}
     runs, start_seconds, culprit, reason = [], 0.0, None, ""
     suspected: set[str] = set()  # steps during which the sandbox itself died once
-    for _ in range(MAX_RERUNS + 1):
+    while len(skip) <= MAX_RERUNS and len(suspected) <= MAX_RERUNS:  # a fresh re-run is not a skip
         outcomes.clear()
         try:
             warm, seconds = warm_sandbox(config, job["lesson"], preload, data_files, while_starting)

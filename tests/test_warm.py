@@ -43,6 +43,8 @@ def run_cells(warm, *sources: str) -> list[dict]:
     while (message := run.read_message(60)) is not None:
         messages.append(message)
     run.finish()
+    assert run.ended.get("type") == "job-done" or "kill" in sources[-1], f"the sandbox ended: {run.ended}"
+    assert not run.ended.get("unclean"), run.ended
     return messages
 
 

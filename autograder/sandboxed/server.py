@@ -106,7 +106,7 @@ def kill_everything_else(own_pid_namespace: bool) -> bool:
     return False if some process survived."""
     if not own_pid_namespace:  # its process group was killed before it was reaped
         return True
-    for _ in range(50):  # a fork bomb may race the first rounds
+    for _ in range(200):  # a fork bomb may race the first rounds; a loaded machine is slow to reap
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())
                   and not _is_zombie(p)]
         if not others:
@@ -115,7 +115,7 @@ def kill_everything_else(own_pid_namespace: bool) -> bool:
             os.kill(-1, signal.SIGKILL)  # all we may signal, except init and ourselves
         except ProcessLookupError:
             pass
-        time.sleep(0.005)
+        time.sleep(0.01)
     return False
 
 

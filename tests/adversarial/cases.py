@@ -126,7 +126,7 @@ NOTEBOOKS = (
     Notebook("resource", ("--timeout", "900", "--cell-timeout", "10")),
     Notebook("escape", ("--cell-timeout", "20")),
     Notebook("cheat", ("--cell-timeout", "20")),
-    Notebook("edits", ("--timeout", "45", "--cell-timeout", "60")),
+    Notebook("edits", ("--timeout", "120", "--cell-timeout", "150")),
 )
 
 CASES = (
