@@ -73,7 +73,9 @@ class WarmSandbox:
                        AUTOGRADER_SUBMISSION=str(self.inbox))
             setup.update(workdir=str(self.workdir / "work"), wipe=[str(self.workdir)])
             (self.workdir / "work").mkdir()
-        self.box = Sandbox([sys.executable, "-m", "sandboxed.server"], sandbox_mounts(config, data_files, self.inbox),
+        mounts = sandbox_mounts(config, data_files, self.inbox)
+        setup["mounts"] = [m.target for m in mounts]
+        self.box = Sandbox([sys.executable, "-m", "sandboxed.server"], mounts,
                            limits, env, stdin=None, sandboxed=self.sandboxed, channels=("message", "control"),
                            cwd=self.workdir / "work" if self.workdir else None)
         self.box.send(setup)

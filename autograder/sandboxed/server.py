@@ -139,28 +139,32 @@ def remove_ipc_objects() -> None:
             call(ident, 0, IPC_RMID, None) if kind == "sem" else call(ident, IPC_RMID, None)
 
 
-def empty(directory: str) -> bool:
-    """Remove everything inside `directory`, whatever permissions a job set; return True if it is empty."""
+def empty(directory: str, mounts: list[str]) -> bool:
+    """Remove everything inside `directory`, whatever permissions a job set, except the read-only mounts
+    and the directories leading to them (a course under /tmp is mounted there); return True if done."""
+    holds_mount = lambda path: any(m == path or m.startswith(path + "/") for m in mounts)  # noqa: E731
     if not os.path.isdir(directory):
         return True
     stack = [directory]
     while stack:  # unlock every directory first (iteratively: a job may nest thousands)
         current = stack.pop()
         try:
-            os.chmod(current, 0o700) if current != directory else None
+            os.chmod(current, 0o700) if current != directory and not holds_mount(current) else None
         except OSError:
             pass  # not ours (made by bubblewrap): its own mode lets us in
         try:
-            stack += [e.path for e in os.scandir(current) if e.is_dir(follow_symlinks=False)]
+            stack += [e.path for e in os.scandir(current) if e.is_dir(follow_symlinks=False) and not holds_mount(e.path)]
         except OSError:
             pass
     try:
         for entry in os.scandir(directory):
+            if holds_mount(entry.path):
+                continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
                 os.unlink(entry.path)
-        return not os.listdir(directory)
+        return all(holds_mount(os.path.join(directory, name)) for name in os.listdir(directory))
     except (OSError, RecursionError):
         return False
 
@@ -189,7 +193,7 @@ def main() -> None:
     runner.preload(setup.get("preload", []))
     shell = runner.make_shell()
     own_pid_namespace = bool(setup.get("own_pid_namespace"))
-    workdir, wipe = setup.get("workdir", os.getcwd()), setup.get("wipe", [])
+    workdir, wipe, mounts = setup.get("workdir", os.getcwd()), setup.get("wipe", []), setup.get("mounts", [])
     reply(control_fd, "ready", preload_s=round(time.monotonic() - started, 3))
     while (command := commands.next()) is not None:
         if command.get("cmd") != "run":
@@ -198,7 +202,7 @@ def main() -> None:
         pid = fork_job(job, control_fd, message_fd, shell)
         ended = supervise(pid, commands) if pid else {"exit_code": 255, "reason": "could not fork"}
         unclean = [] if kill_everything_else(own_pid_namespace) else ["processes survived"]
-        unclean += [f"{directory} could not be emptied" for directory in wipe if not empty(directory)]
+        unclean += [f"{directory} could not be emptied" for directory in wipe if not empty(directory, mounts)]
         os.makedirs(workdir, exist_ok=True)
         if own_pid_namespace:
             remove_ipc_objects()
