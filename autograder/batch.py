@@ -7,8 +7,10 @@ only the calling process sees results (it alone writes the gradebook)."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -42,29 +44,44 @@ class BatchOutcome:
     internal: bool = False  # the grader failed, not the submission
 
 
+_ONE_AT_A_TIME = threading.Lock()  # a process has one warm sandbox: a Dask worker's threads take turns
+
+
 def _grade(item: BatchItem, course_root: str, limits: dict) -> tuple[dict | None, str, bool]:
     from .config import load_config
-    from .grade import GraderError, grade_submission
+    from .course import UnknownLessonError, get_lesson
+    from .grade import GraderError, grade_submission, start_sandbox
     from .notebook import NotebookError
+    from .warm import SandboxStartError
 
     config = load_config(Path(course_root)).with_limits(**limits)
-    try:
-        return grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed,
-                                executed_to=item.executed_to).to_json(), "", False
-    except NotebookError as exc:
-        return None, str(exc), False
-    except GraderError as exc:
-        return None, str(exc), True
-    except Exception as exc:  # anything else is ours: recorded against this submission, batch goes on
-        return None, f"{type(exc).__name__}: {exc}", True
+    with _ONE_AT_A_TIME:
+        started = 0.0
+        if item.lesson:  # a fresh worker starts its sandbox before importing torch: the two overlap
+            with suppress(UnknownLessonError, SandboxStartError):  # grading below records either
+                started = start_sandbox(get_lesson(config.course_root, item.lesson), config)
+        try:
+            result = grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed,
+                                      executed_to=item.executed_to)
+            if started:  # the start this submission waited for is part of its latency
+                result.timings.update(sandbox_start=round(started, 3), total=round(result.timings["total"] + started, 3))
+            return result.to_json(), "", False
+        except NotebookError as exc:
+            return None, str(exc), False
+        except GraderError as exc:
+            return None, str(exc), True
+        except Exception as exc:  # anything else is ours: recorded against this submission, batch goes on
+            return None, f"{type(exc).__name__}: {exc}", True
 
 
-WORKER_PRELOAD = ["autograder.batch", "autograder.grade", "torch", "numpy"]
+# What every grading worker inherits from the fork server: the judge's modules, but not torch, which a
+# fresh worker imports while its sandbox starts (start_sandbox), on the core the sandbox leaves idle.
+WORKER_PRELOAD = ["autograder.batch", "autograder.grade"]
 
 
 def worker_context():
-    """Return the multiprocessing context for grading workers: a fork server that has imported the judge
-    (pytest, nbformat, torch) once, so every further worker starts without paying for those imports."""
+    """Return the multiprocessing context for grading workers: a fork server that has imported the
+    judge's light modules (pytest, nbformat) once, so every further worker starts without them."""
     context = get_context("forkserver")
     context.set_forkserver_preload(WORKER_PRELOAD)
     return context

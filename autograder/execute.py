@@ -15,12 +15,11 @@ from nbformat import NotebookNode
 from .config import Config
 from .notebook import cell_index, grade_id, is_skipped
 from .sandbox import SandboxRun
+from .sandboxed.runner import ORPHANED, RUNNER_FAILED
 from .warm import SandboxStartError, WarmSandbox, warm_sandbox
 
 StepStatus = Literal["ok", "error", "timeout", "crashed", "missing", "skipped", "not_run"]
 MAX_RERUNS = 3
-RUNNER_FAILED = 70  # the in-sandbox runner's own exit code when it breaks outside any step
-ORPHANED = 71  # the runner's exit code when the step it ran killed the warm server
 
 
 @dataclass(frozen=True)
@@ -121,8 +120,6 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, warm: 
             current = None
         elif kind == "done":
             return run.finish(), None
-        elif kind == "runner-error":
-            run.failure = str(message.get("summary", ""))[-2000:]
 
 
 def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config, preload: tuple[str, ...],

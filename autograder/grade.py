@@ -22,6 +22,7 @@ from .notebook import NotebookError, grade_id, lesson_of, read_notebook, restore
 from .pytest_plugin import OutcomeCollector
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import SandboxUnavailableError, bubblewrap_available
+from .warm import warm_sandbox
 
 UNSANDBOXED = "none (UNSANDBOXED: student code ran without isolation)"
 UNSANDBOXED_NOTE = ("UNSANDBOXED: this submission ran without bubblewrap isolation (allow_unsandboxed = true); "
@@ -110,8 +111,19 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
     files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
     job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10}
-    return execute(steps, job, files, config, tuple(grader.PRELOAD), tuple(grader.DATA_FILES),
-                   while_starting=lambda: warm_up_judge(lesson)), notes
+    return execute(steps, job, files, config, *sandbox_spec(lesson), while_starting=lambda: warm_up_judge(lesson)), notes
+
+
+def sandbox_spec(lesson: Lesson) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return what the lesson's sandbox imports before any submission, and the data files it mounts."""
+    return tuple(lesson.grader.PRELOAD), tuple(lesson.grader.DATA_FILES)
+
+
+def start_sandbox(lesson: Lesson, config: Config) -> float:
+    """Start this process's warm sandbox for `lesson` unless it runs already, importing the judge (torch,
+    the reference solutions) meanwhile; return the seconds spent. A fresh grading worker calls this
+    first, so that its two big imports, trusted and sandboxed, overlap."""
+    return warm_sandbox(config, lesson.name, *sandbox_spec(lesson), lambda: warm_up_judge(lesson))[1]
 
 
 def warm_up_judge(lesson: Lesson) -> None:

@@ -150,6 +150,8 @@ class WarmRun:
                 if message.get("type") == "job-done":
                     self._end(message)
             else:
+                if message.get("type") == "runner-error":  # the runner's own traceback, for the record
+                    self.failure = str(message.get("summary", ""))[-2000:]
                 self.pending.append(message)
         return self.pending.pop(0) if self.pending else None
 

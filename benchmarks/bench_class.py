@@ -1,6 +1,6 @@
 """Class grading at scale, measured in one run on the same generated class of light submissions:
 nbgrader 0.9.6's own `nbgrader autograde` (the baseline), our local pool with 1 and 2 workers, and our
-Dask backend (LocalCluster) with 2 workers. Prints throughput and ratios, per-submission latency
+Dask backend (LocalCluster) with 1 and 2 workers. Prints throughput and ratios, per-submission latency
 percentiles, the marginal cost of a submission on a warm worker, and peak memory per worker.
 
     .venv/bin/python benchmarks/bench_class.py [--students 40] [--skip-nbgrader]
@@ -11,7 +11,8 @@ nothing trains; every student hands in that reference solution. nbgrader grades 
 with its public test cells in a kernel (no sandbox, no hidden graders); we grade the same notebooks in
 bubblewrap with probes and hidden pytest graders (the exercises that were cut count as missing).
 Memory: proportional set size (shared pages split between sharers) of each worker process plus its
-sandbox, sampled every 0.25 s.
+sandbox, sampled once a second. "Once every worker is warm": the rate after each worker's first grade,
+which carries its start-up (sandbox, imports).
 """
 from __future__ import annotations
 
@@ -46,7 +47,11 @@ def light_notebook() -> nbformat.NotebookNode:
 
 
 class MemorySampler(threading.Thread):
-    """Samples the PSS of every worker (a process tree under this one) and keeps each worker's peak."""
+    """Samples the PSS of every grading worker (a process tree under this one) once a second and keeps
+    each worker's peak. Reading PSS walks page tables (about 8 ms per torch-sized process), so sampling
+    faster would itself slow the runs it measures."""
+
+    INTERVAL = 1.0
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -56,50 +61,42 @@ class MemorySampler(threading.Thread):
         self.started_at = time.perf_counter()
 
     def run(self) -> None:
-        me = psutil.Process()
-        while not self.stopped.wait(0.25):
+        while not self.stopped.wait(self.INTERVAL):
             total = 0.0
-            for worker in self.workers(me):
-                mb = self.tree_pss(worker)
-                self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0.0), mb)
+            for worker, tree in self.worker_trees().items():
+                mb = sum(_pss(p) for p in tree) / 2**20
+                self.peaks[worker] = max(self.peaks.get(worker, 0.0), mb)
                 total += mb
             self.series.append((time.perf_counter() - self.started_at, total))
 
     @staticmethod
-    def workers(me: psutil.Process) -> list[psutil.Process]:
-        """Grading workers: pool processes, or Dask workers (under their nannies); not helpers."""
-        found = []
-        for child in me.children(recursive=True):
-            try:
-                line = " ".join(child.cmdline())
-            except psutil.Error:
-                continue
-            if "multiprocessing" in line and "resource_tracker" not in line and "bwrap" not in line:
-                found.append(child)
-        # a Dask nanny's worker is itself a multiprocessing child of the nanny: keep the innermost
-        pids = {p.pid for p in found}
-        return [p for p in found if not any(c.pid in pids for c in _children(p))]
+    def worker_trees() -> dict[int, list[psutil.Process]]:
+        """Return each grading worker (a pool or Dask worker process: the innermost multiprocessing
+        processes, so not the fork server they come from) with the processes under it (its sandbox),
+        from one pass over /proc."""
+        kids: dict[int, list[psutil.Process]] = {}
+        for p in psutil.process_iter(["ppid", "cmdline"]):
+            kids.setdefault(p.info["ppid"], []).append(p)
 
-    @staticmethod
-    def tree_pss(process: psutil.Process) -> float:
-        total = 0
-        for p in [process, *_children(process)]:
-            try:
-                total += p.memory_full_info().pss
-            except psutil.Error:
-                pass
-        return total / 2**20
+        def tree(pid: int) -> list[psutil.Process]:
+            return [q for child in kids.get(pid, []) for q in (child, *tree(child.pid))]
+
+        line = lambda p: " ".join(p.info["cmdline"] or ())  # noqa: E731
+        candidates = {p.pid: p for p in tree(os.getpid()) if "multiprocessing" in line(p)
+                      and "resource_tracker" not in line(p)}
+        return {pid: [p, *tree(pid)] for pid, p in candidates.items()
+                if not any(q.pid in candidates for q in tree(pid))}
 
     def stop(self) -> None:
         self.stopped.set()
         self.join()
 
 
-def _children(process: psutil.Process) -> list[psutil.Process]:
+def _pss(process: psutil.Process) -> int:
     try:
-        return process.children(recursive=True)
+        return process.memory_full_info().pss
     except psutil.Error:
-        return []
+        return 0
 
 
 def time_nbgrader(course: Path, students: int) -> float:
@@ -140,8 +137,15 @@ def time_ours(folder: Path, students: int, workers: int, scheduler: str | None =
     items = light_class(folder, students)
     sampler = MemorySampler()
     sampler.start()
+    done: list[float] = []
+
+    def finished(outcome) -> None:
+        done.append(time.perf_counter() - started)
+        if on_done:
+            on_done(outcome)
+
     started = time.perf_counter()
-    outcomes = grade_many(items, ROOT, workers, scheduler=scheduler, on_done=on_done)
+    outcomes = grade_many(items, ROOT, workers, scheduler=scheduler, on_done=finished)
     elapsed = time.perf_counter() - started
     sampler.stop()
     bad = [o.key for o in outcomes.values() if o.result is None]
@@ -152,7 +156,8 @@ def time_ours(folder: Path, students: int, workers: int, scheduler: str | None =
     return {"wall": elapsed, "latency": sorted(t["total"] for t in timings),
             "warm": sorted(t["total"] for t in timings if t["sandbox_start"] == 0),
             "starts": sum(t["sandbox_start"] > 0 for t in timings),
-            "peak_mb": sorted(sampler.peaks.values(), reverse=True)[:workers], "series": sampler.series}
+            "peak_mb": sorted(sampler.peaks.values(), reverse=True)[:workers], "series": sampler.series,
+            "first": done[0], "steady": (students - workers) / (done[-1] - done[workers - 1])}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -166,6 +171,9 @@ def print_row(name: str, run: dict, n: int, baseline: float | None, one: dict | 
     lat = run["latency"]
     peak = ", ".join(f"{mb:.0f}" for mb in run["peak_mb"]) or "-"
     print(f"  {name:<28} {run['wall']:7.1f} s  {rate:6.2f} subm/s{ratio}{scale}")
+    steady = f" ({run['steady'] / one['steady']:4.2f}x 1 worker)" if one else ""
+    print(f"  {'':<28} start-up to the first grade {run['first']:.1f} s; once every worker is warm "
+          f"{run['steady']:.2f} subm/s{steady}")
     print(f"  {'':<28} latency p50 {percentile(lat, .5):.2f} s  p90 {percentile(lat, .9):.2f} s  "
           f"p99 {percentile(lat, .99):.2f} s; warm sandbox starts {run['starts']}; peak MB per worker: {peak}")
 
@@ -173,8 +181,7 @@ def print_row(name: str, run: dict, n: int, baseline: float | None, one: dict | 
 def memory_class(n: int) -> None:
     """Grade a class of `n` light submissions with 2 workers and print the memory over time."""
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        done = []
-        run = time_ours(Path(tmp), n, 2, on_done=lambda outcome: done.append(time.perf_counter()))
+        run = time_ours(Path(tmp), n, 2)
     series = run["series"]
     print(f"{n} light submissions, 2 local workers: {run['wall']:.0f} s, {n / run['wall']:.2f} subm/s, "
           f"marginal (warm) p50 {percentile(run['warm'], .5):.2f} s")
@@ -200,6 +207,7 @@ def main() -> None:
         nbgrader_s = None if args.skip_nbgrader else time_nbgrader(Path(tmp) / "nbgrader", n)
         one = time_ours(Path(tmp) / "ours1", n, 1)
         two = time_ours(Path(tmp) / "ours2", n, 2)
+        dask1 = time_ours(Path(tmp) / "dask1", n, 1, scheduler="local")
         dask = time_ours(Path(tmp) / "dask2", n, 2, scheduler="local")
     print(f"{n} light submissions of hands_on_dl, same notebooks, one run, {os.cpu_count()} cores:")
     if nbgrader_s:
@@ -207,7 +215,10 @@ def main() -> None:
               "public tests only)")
     print_row("ours, local, 1 worker", one, n, nbgrader_s)
     print_row("ours, local, 2 workers", two, n, nbgrader_s, one)
+    print_row("ours, Dask LocalCluster, 1", dask1, n, nbgrader_s, one)
     print_row("ours, Dask LocalCluster, 2", dask, n, nbgrader_s, one)
+    print(f"  Dask 2 workers against Dask 1 worker: {dask1['wall'] / dask['wall']:.2f}x end to end, "
+          f"{dask['steady'] / dask1['steady']:.2f}x once warm")
     print(f"  marginal cost of a light submission on a warm worker (1 worker): p50 {percentile(one['warm'], .5):.2f} s, "
           f"p90 {percentile(one['warm'], .9):.2f} s")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from autograder.config import load_config  # noqa: E402
 from autograder.sandbox import Mount, Sandbox  # noqa: E402
@@ -53,21 +54,14 @@ def main() -> None:
           f"(sandbox start overhead {100 * (boxed / bare - 1):+.0f}%)")
 
     from autograder.course import get_lesson
-    from autograder.grade import grade_submission
+    from grading_runs import grade_first_and_warm
     from tests.conftest import make_submission
 
     config = load_config(ROOT)
     lesson = get_lesson(ROOT, "hands_on_dl")
     with tempfile.TemporaryDirectory() as tmp:
-        path = make_submission(lesson, Path(tmp))
-        started = time.perf_counter()
-        result = grade_submission(path, config, seed=1)
-        wall = time.perf_counter() - started
-        warm = []
-        for seed in range(2, 2 + args.repeat):
-            started = time.perf_counter()
-            again = grade_submission(path, config, seed=seed)
-            warm.append((time.perf_counter() - started, again.timings))
+        runs = grade_first_and_warm(make_submission(lesson, Path(tmp)), config, args.repeat)
+    result, wall, warm = runs.first, runs.first_wall, runs.warm
     t = result.timings
     print(f"reference grade in a fresh process: {result.score:g}/{result.max_score:g} in {wall:.2f} s wall "
           f"({wall / bare:.1f}x the bare torch import)")

@@ -9,17 +9,17 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from autograder.config import load_config  # noqa: E402
 from autograder.course import get_lesson, lesson_names  # noqa: E402
-from autograder.grade import grade_submission  # noqa: E402
 from autograder.validate import build_submission  # noqa: E402
 from autograder.warm import close_all  # noqa: E402
+from grading_runs import grade_first_and_warm  # noqa: E402
 
 
 def main() -> None:
@@ -33,17 +33,10 @@ def main() -> None:
         lesson = get_lesson(ROOT, name)
         close_all()
         with tempfile.TemporaryDirectory() as tmp:
-            path = build_submission(lesson, None, Path(tmp))
-            started = time.perf_counter()
-            first = grade_submission(path, config, seed=1)
-            cold = time.perf_counter() - started
-            warm = []
-            for seed in range(2, 2 + args.repeat):
-                started = time.perf_counter()
-                grade_submission(path, config, seed=seed)
-                warm.append(time.perf_counter() - started)
-        print(f"{name:<22} {first.score:>3g}/{first.max_score:<3g} {cold:>10.2f} s {first.timings['sandbox_start']:>14.2f} s "
-              f"{statistics.median(warm):>9.2f} s")
+            runs = grade_first_and_warm(build_submission(lesson, None, Path(tmp)), config, args.repeat)
+        first = runs.first
+        print(f"{name:<22} {first.score:>3g}/{first.max_score:<3g} {runs.first_wall:>10.2f} s "
+              f"{first.timings['sandbox_start']:>14.2f} s {statistics.median(w for w, _ in runs.warm):>9.2f} s")
 
 
 if __name__ == "__main__":

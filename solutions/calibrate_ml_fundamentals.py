@@ -121,7 +121,6 @@ def median_range(table: dict[str, dict[str, int]]) -> list[int]:
 
 
 def mnist(train: bool):
-    import torch
     import torchvision
 
     ds = torchvision.datasets.MNIST(root=str(HERE.parent / "data"), train=train, download=False)

@@ -12,6 +12,7 @@ a job running under the same uid cannot read or write its memory through ptrace 
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -70,7 +71,7 @@ def start_job(job: dict, control_fd: int, message_fd: int, shell) -> None:
             runner.run_job(job, channel, shell)
         except BaseException as exc:  # the runner itself failed (student code can break anything here)
             channel.send("runner-error", summary="".join(traceback.format_exception(exc))[-2000:])
-            os._exit(70)
+            os._exit(runner.RUNNER_FAILED)
     finally:
         os._exit(0)
 
@@ -191,7 +192,9 @@ def main() -> None:
     setup = commands.next() or {}
     started = time.monotonic()
     runner.preload(setup.get("preload", []))
-    shell = runner.make_shell()
+    shell = runner.make_warm_shell()
+    gc.collect()
+    gc.freeze()  # the preloaded heap is never scanned again: a forked job does not copy its pages for that
     own_pid_namespace = bool(setup.get("own_pid_namespace"))
     workdir, wipe, mounts = setup.get("workdir", os.getcwd()), setup.get("wipe", []), setup.get("mounts", [])
     reply(control_fd, "ready", preload_s=round(time.monotonic() - started, 3))

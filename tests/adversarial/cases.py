@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 
@@ -69,58 +70,34 @@ def contained(attack: str, answer: str, sabotage: str = "pass") -> str:
     )
 
 
+SOURCE_NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "hands_on_dl" / "hands_on_dl.ipynb"
+
+
+def reference_answer(grade_id: str) -> str:
+    """Return the instructor's answer cell `grade_id` of the hands_on_dl source notebook, without its
+    solution markers: the correct answer an attack put before it must not spoil."""
+    nb = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    markers = ("### BEGIN SOLUTION", "### END SOLUTION")
+    return "\n".join(line for line in cell.source.splitlines() if line.strip() not in markers) + "\n"
+
+
 # correct answers, to put after an attack that must cost nothing
-I_TENSOR = "I_tensor = torch.eye(3)"
-SHAPES = "I_tensor_shape_intended = torch.Size([3, 3])\nI_tensor_shape = I_tensor.shape"
-SQRT = "B_sqrt_cubed = torch.sqrt(B_tensor ** 3)"
-GRADIENTS = """
-p_gradients = {}
-for p_value in [0.75, 0.5, 0.25, 0.2]:
-    p = torch.tensor([p_value], requires_grad=True)
-    loss = (f(x) - expected_output) ** 2
-    loss.backward()
-    p_gradients[p_value] = p.grad.item()
-"""
-TRAIN_F = """
-def train_f(x, y, learning_rate: float = 0.01, number_of_iterations: int = 50):
-    global p
-    p = torch.rand((1,), requires_grad=True)
-    for iteration in range(1, number_of_iterations + 1):
-        output = f(x)
-        loss = torch.sum((output - y) ** 2) / output.size(0)
-        loss.backward()
-        with torch.no_grad():
-            p -= learning_rate * p.grad
-        p.grad.zero_()
-"""
-DEEP = """
-class DeepNeuralNet(nn.Module):
-    def __init__(self, input_width, hidden_layer_profile, output_width, output_activation=None):
-        super().__init__()
-        self.layers = nn.ModuleList()
-        widths = [input_width, *hidden_layer_profile]
-        for a, b in zip(widths[:-1], widths[1:]):
-            self.layers.append(nn.Linear(a, b))
-            self.layers.append(nn.ReLU())
-        self.output_layer = nn.Linear(widths[-1], output_width)
-        self.output_activation = output_activation
+I_TENSOR = reference_answer("identity_tensor")
+SHAPES = reference_answer("tensor_shape")
+SQRT = reference_answer("sqrt_b_cubed")
+GRADIENTS = reference_answer("gradients_for_p")
+TRAIN_F = reference_answer("gradient_loop")
+DEEP = reference_answer("deep_forward")
+TWIN = reference_answer("twin_tower")
 
-    def forward(self, input):
-        for layer in self.layers:
-            input = layer(input)
-        output = self.output_layer(input)
-        return self.output_activation(output) if self.output_activation is not None else output
-"""
-TWIN = """
-class TwinDeepNeuralNet(nn.Module):
-    def __init__(self, input_width, hidden_layer_profile, output_width):
-        super().__init__()
-        self.tower = DeepNeuralNet(input_width, hidden_layer_profile, output_width)
 
-    def forward(self, input):
-        return torch.stack([self.tower(input[0, :]), self.tower(input[1, :])])
-"""
-TWIN_BODY = "BODY"  # marker replaced in twin variants
+def _replaced(answer: str, old: str, new: str) -> str:
+    """Return `answer` with its one line `old` replaced (an attack edits the reference answer)."""
+    assert answer.count(old) == 1, f"{old!r} is not one line of the reference answer"
+    return answer.replace(old, new)
+
+
 
 NOTEBOOKS = (
     Notebook("resource", ("--timeout", "900", "--cell-timeout", "10")),
@@ -178,7 +155,7 @@ for _ in range(32):  # bounded, as the thread bomb; the children outlive the cel
         break
 """ + DEEP),
     Case("busy_loop_in_forward", "resource", "twin_tower", "timeout",
-         answer=TWIN.replace("        return torch.stack", "        while True:\n            pass\n        return torch.stack")),
+         answer=_replaced(TWIN, "    return output", "    while True:\n      pass\n    return output")),
     Case("disk_filler_in_work_dir", "resource", "minimal_width", "passed", answer="""
 import os
 written = 0
@@ -342,11 +319,11 @@ def train_f(x, y, learning_rate=0.01, number_of_iterations=50):
     global p
     p = torch.tensor([0.0]).as_subclass(Liar)
 """),
-    Case("module_lies_about_outputs", "cheat", "deep_forward", "failed", answer=DEEP.replace(
-        "        return self.output_activation(output) if self.output_activation is not None else output",
-        "        return torch.zeros_like(output)") + """
-    def __eq__(self, other): return True
-    __hash__ = nn.Module.__hash__
+    Case("module_lies_about_outputs", "cheat", "deep_forward", "failed", answer=_replaced(DEEP,
+        "    output = self.output_activation(output_before_activation)",
+        "    output = torch.zeros_like(output_before_activation)") + """
+  def __eq__(self, other): return True
+  __hash__ = nn.Module.__hash__
 """),
     Case("redefine_after_test_cell", "cheat", "deep_forward", "failed", after=("test_deep_forward", DEEP)),
     Case("module_lies_about_parameters", "cheat", "twin_tower", "failed", score=0.0, answer="""
@@ -390,7 +367,7 @@ def train_f(x, y, learning_rate=0.01, number_of_iterations=50):
     os._exit(0)
 """),
     Case("sys_exit_in_probed_function", "edits", "twin_tower", "error",
-         answer=TWIN.replace("        return torch.stack", "        raise SystemExit(0)\n        return torch.stack")),
+         answer=_replaced(TWIN, "    return output", "    raise SystemExit(0)\n    return output")),
     Case("binary_junk_in_answer_cell", "edits", "minimal_width", "missing",
          answer="w_1 = 355\n\x00\x01\x02\ufffd\x7f\x1b[2J junk"),
     Case("huge_weights_file", "edits", "fashion_accuracy", "missing", files={"fashion_model.pth": "huge"}),
