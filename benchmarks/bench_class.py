@@ -1,6 +1,6 @@
 """Class grading at scale, measured in one run on the same generated class of light submissions:
 nbgrader 0.9.6's own `nbgrader autograde` (the baseline), our local pool with 1 and 2 workers, and our
-Dask backend (LocalCluster) with 1 and 2 workers. Prints throughput and ratios, per-submission latency
+Dask backend (LocalCluster) with 1 and 2 workers, started for this class or already running (warm). Prints throughput and ratios, per-submission latency
 percentiles, the marginal cost of a submission on a warm worker, and peak memory per worker.
 
     .venv/bin/python benchmarks/bench_class.py [--students 40] [--skip-nbgrader]
@@ -17,6 +17,7 @@ which carries its start-up (sandbox, imports).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -160,6 +161,17 @@ def time_ours(folder: Path, students: int, workers: int, scheduler: str | None =
             "first": done[0], "steady": (students - workers) / (done[-1] - done[workers - 1])}
 
 
+def time_standing_cluster(folder: Path, students: int, workers: int) -> dict:
+    """Grade the light class on a Dask cluster that was already running and had graded before (what
+    `autograde --scheduler` meets on a cluster kept up through a deadline): its workers' sandboxes are warm."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        time_ours(folder / "earlier", 2 * workers, workers, scheduler=cluster.scheduler_address)
+        return time_ours(folder / "class", students, workers, scheduler=cluster.scheduler_address)
+
+
 def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
@@ -170,11 +182,11 @@ def print_row(name: str, run: dict, n: int, baseline: float | None, one: dict | 
     scale = f"  {one['wall'] / run['wall']:4.2f}x 1 worker" if one else ""
     lat = run["latency"]
     peak = ", ".join(f"{mb:.0f}" for mb in run["peak_mb"]) or "-"
-    print(f"  {name:<28} {run['wall']:7.1f} s  {rate:6.2f} subm/s{ratio}{scale}")
+    print(f"  {name:<31} {run['wall']:7.1f} s  {rate:6.2f} subm/s{ratio}{scale}")
     steady = f" ({run['steady'] / one['steady']:4.2f}x 1 worker)" if one else ""
-    print(f"  {'':<28} start-up to the first grade {run['first']:.1f} s; once every worker is warm "
+    print(f"  {'':<31} start-up to the first grade {run['first']:.1f} s; once every worker is warm "
           f"{run['steady']:.2f} subm/s{steady}")
-    print(f"  {'':<28} latency p50 {percentile(lat, .5):.2f} s  p90 {percentile(lat, .9):.2f} s  "
+    print(f"  {'':<31} latency p50 {percentile(lat, .5):.2f} s  p90 {percentile(lat, .9):.2f} s  "
           f"p99 {percentile(lat, .99):.2f} s; warm sandbox starts {run['starts']}; peak MB per worker: {peak}")
 
 
@@ -209,9 +221,11 @@ def main() -> None:
         two = time_ours(Path(tmp) / "ours2", n, 2)
         dask1 = time_ours(Path(tmp) / "dask1", n, 1, scheduler="local")
         dask = time_ours(Path(tmp) / "dask2", n, 2, scheduler="local")
+        standing1 = time_standing_cluster(Path(tmp) / "standing1", n, 1)
+        standing2 = time_standing_cluster(Path(tmp) / "standing2", n, 2)
     print(f"{n} light submissions of hands_on_dl, same notebooks, one run, {os.cpu_count()} cores:")
     if nbgrader_s:
-        print(f"  {'nbgrader autograde':<28} {nbgrader_s:7.1f} s  {n / nbgrader_s:6.2f} subm/s  (baseline: no sandbox, "
+        print(f"  {'nbgrader autograde':<31} {nbgrader_s:7.1f} s  {n / nbgrader_s:6.2f} subm/s  (baseline: no sandbox, "
               "public tests only)")
     print_row("ours, local, 1 worker", one, n, nbgrader_s)
     print_row("ours, local, 2 workers", two, n, nbgrader_s, one)
@@ -219,6 +233,10 @@ def main() -> None:
     print_row("ours, Dask LocalCluster, 2", dask, n, nbgrader_s, one)
     print(f"  Dask 2 workers against Dask 1 worker: {dask1['wall'] / dask['wall']:.2f}x end to end, "
           f"{dask['steady'] / dask1['steady']:.2f}x once warm")
+    print_row("ours, Dask standing cluster, 1", standing1, n, nbgrader_s, one)
+    print_row("ours, Dask standing cluster, 2", standing2, n, nbgrader_s, one)
+    print(f"  standing cluster, 2 workers against 1: {standing1['wall'] / standing2['wall']:.2f}x end to end "
+          "(its sandboxes started for an earlier class)")
     print(f"  marginal cost of a light submission on a warm worker (1 worker): p50 {percentile(one['warm'], .5):.2f} s, "
           f"p90 {percentile(one['warm'], .9):.2f} s")
 
