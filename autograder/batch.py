@@ -57,10 +57,10 @@ def _grade(item: BatchItem, course_root: str, limits: dict) -> tuple[dict | None
     config = load_config(Path(course_root)).with_limits(**limits)
     with _ONE_AT_A_TIME:
         started = 0.0
-        if item.lesson:  # a fresh worker starts its sandbox before importing torch: the two overlap
-            with suppress(UnknownLessonError, SandboxStartError):  # grading below records either
-                started = start_sandbox(get_lesson(config.course_root, item.lesson), config)
         try:
+            if item.lesson:  # a fresh worker starts its sandbox before importing torch: the two overlap
+                with suppress(UnknownLessonError, SandboxStartError):  # grading below records either
+                    started = start_sandbox(get_lesson(config.course_root, item.lesson), config)
             result = grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed,
                                       executed_to=item.executed_to)
             if started:  # the start this submission waited for is part of its latency
@@ -153,7 +153,7 @@ def _grade_on_dask(items: list[BatchItem], course_root: Path, workers: int | Non
         from distributed.utils import get_mp_context
 
         with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-            context = get_mp_context()  # Dask's fork server, with our judge imported too
+            context = get_mp_context()  # Dask's fork server, with the judge's light modules imported too
             context.set_forkserver_preload(["distributed", *WORKER_PRELOAD])
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)

@@ -74,6 +74,14 @@ def _sandbox_ready() -> bool:
     return bubblewrap_available()
 
 
+def require_sandbox(config: Config) -> None:
+    """Raise SandboxUnavailableError unless student code can run isolated here (or the course allows
+    running it without isolation)."""
+    if not config.allow_unsandboxed and not _sandbox_ready():
+        raise SandboxUnavailableError("bubblewrap cannot run here (apt-get install bubblewrap); "
+                                      "set allow_unsandboxed only where you accept running student code unisolated")
+
+
 def submitted_files(notebook: Path, names: tuple[str, ...], max_mb: int) -> tuple[dict[str, Path], list[str]]:
     """Return the side files found beside the notebook (regular files under the size cap), and notes."""
     found, notes = {}, []
@@ -104,9 +112,7 @@ def open_submission(notebook: Path, config: Config, lesson: str | None = None) -
 def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Config,
                  probe_inputs: dict[str, dict]) -> tuple[Execution, list[str]]:
     """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files."""
-    if not config.allow_unsandboxed and not _sandbox_ready():
-        raise SandboxUnavailableError("bubblewrap cannot run here (apt-get install bubblewrap); "
-                                      "set allow_unsandboxed only where you accept running student code unisolated")
+    require_sandbox(config)
     grader = lesson.grader
     files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
@@ -123,6 +129,7 @@ def start_sandbox(lesson: Lesson, config: Config) -> float:
     """Start this process's warm sandbox for `lesson` unless it runs already, importing the judge (torch,
     the reference solutions) meanwhile; return the seconds spent. A fresh grading worker calls this
     first, so that its two big imports, trusted and sandboxed, overlap."""
+    require_sandbox(config)
     return warm_sandbox(config, lesson.name, *sandbox_spec(lesson), lambda: warm_up_judge(lesson))[1]
 
 

@@ -99,6 +99,7 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
                 made.add(parent)
         argv += ["--ro-bind", str(mount.source), mount.target]
     argv += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(64 << 20), "--perms", "1777", "--tmpfs", "/dev/shm",  # multiprocessing locks, DataLoader workers
              "--perms", "0755", "--dir", "/home",
              "--size", str(limits.workdir_mb << 20), "--perms", "0777", "--tmpfs", "/home/student",
              "--perms", "0777", "--dir", WORKDIR, "--chdir", WORKDIR]

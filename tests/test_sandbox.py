@@ -91,3 +91,17 @@ def test_huge_output_is_capped_and_counted():
 def test_silence_past_the_deadline_is_a_timeout():
     record, _ = run("import time\ntime.sleep(60)", wait=1)
     assert record.status == "timeout"
+
+
+def test_dataloader_workers_share_tensors_through_dev_shm():
+    record, messages = run("import torch\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+                           "data = TensorDataset(torch.arange(64.).reshape(32, 2))\n"
+                           "total = sum(float(b[0].sum()) for b in DataLoader(data, batch_size=8, num_workers=2))\n"
+                           "send(total=total)", wait=120)
+    assert messages == [{"total": float(sum(range(64)))}], record.stderr[-500:]
+
+
+def test_dev_shm_size_is_capped():
+    record, messages = run("try:\n open('/dev/shm/big', 'wb').write(b'x' * (200 << 20))\n send(full=False)\n"
+                           "except OSError as e:\n send(full=True)")
+    assert messages == [{"full": True}]

@@ -15,6 +15,7 @@ torch.allclose = lambda *a, **k: True
 numpy.testing.assert_allclose = lambda *a, **k: None
 open('left_in_work', 'w').write('x')
 open('/tmp/left_in_tmp', 'w').write('x')
+open('/dev/shm/left_in_shm', 'w').write('x')
 open('/home/student/left_in_home', 'w').write('x')
 subprocess.Popen(['sleep', '300'], start_new_session=True)
 os.makedirs('locked/inner')
@@ -28,7 +29,7 @@ print(json.dumps({
     "global": 'secret_global' in globals(),
     "allclose": torch.allclose(torch.zeros(1), torch.ones(1)),
     "isinstance": isinstance(1, str),
-    "files": [os.path.exists(p) for p in ('left_in_work', 'locked', '/tmp/left_in_tmp', '/home/student/left_in_home')],
+    "files": [os.path.exists(p) for p in ('left_in_work', 'locked', '/tmp/left_in_tmp', '/dev/shm/left_in_shm', '/home/student/left_in_home')],
     "processes": others,
     "work_writable": os.access('.', os.W_OK),
 }))
@@ -63,7 +64,7 @@ def test_second_submission_sees_nothing_of_the_first(warm):
     assert first[0]["status"] == "ok", first[0].get("error")
     second = cell_ends(run_cells(warm, SECOND_STUDENT))
     seen = json.loads(second[0]["output"])
-    assert seen == {"global": False, "allclose": False, "isinstance": False, "files": [False, False, False, False],
+    assert seen == {"global": False, "allclose": False, "isinstance": False, "files": [False] * 5,
                     "processes": [], "work_writable": True}
 
 
