@@ -68,3 +68,15 @@ def test_a_dask_worker_killed_mid_batch_only_costs_a_retry(tmp_path):
     assert [o.action for o in outcomes] == ["graded"] * len(students)
     assert all(result_path(config, "hands_on_dl", s).is_file() for s in students)
     assert all(recorded_scores(root, "hands_on_dl", s) is not None for s in students)
+
+
+def test_a_dask_worker_with_two_threads_grades_one_submission_at_a_time(tmp_path):
+    root = make_course(tmp_path / "course", ROOT)
+    students = small_class(root, 4)
+    config = load_config(root)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None) as cluster:
+        outcomes = autograde(config, "hands_on_dl", seed=13, scheduler=cluster.scheduler_address,
+                             limits={"cell_timeout": 15, "notebook_timeout": 90})  # a collision fails fast
+    results = {o.student: o.result for o in outcomes}
+    assert [results[s].score if results[s] else None for s in students] == [24.0, 0.0, 24.0, 0.0]
+    assert [results[s].timings["sandbox_runs"] for s in students] == [1] * 4  # nobody's run was disturbed
