@@ -27,6 +27,7 @@ def sandbox_uid() -> int:
     process, so per-user limits (RLIMIT_NPROC) and signals never reach another worker's sandbox."""
     return SANDBOX_UID_BASE + os.getpid()
 WORKDIR = "/home/student/work"
+SCRATCH_MB = 64  # each of /tmp and /dev/shm
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -90,7 +91,7 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
         elif Path("/" + link).is_dir():
             argv += ["--ro-bind", "/" + link, "/" + link]
     # the private /tmp first: mounts below /tmp (a course under /tmp) then sit on top of it
-    argv += ["--size", str(64 << 20), "--perms", "1777", "--tmpfs", "/tmp"]
+    argv += _scratch("/tmp")
     made: set[str] = set()
     for mount in mounts:
         for parent in _parents(mount.target):  # bwrap makes missing parents 0700: unreadable as nobody
@@ -99,7 +100,7 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
                 made.add(parent)
         argv += ["--ro-bind", str(mount.source), mount.target]
     argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(64 << 20), "--perms", "1777", "--tmpfs", "/dev/shm",  # multiprocessing locks, DataLoader workers
+             *_scratch("/dev/shm"),  # multiprocessing locks, DataLoader workers
              "--perms", "0755", "--dir", "/home",
              "--size", str(limits.workdir_mb << 20), "--perms", "0777", "--tmpfs", "/home/student",
              "--perms", "0777", "--dir", WORKDIR, "--chdir", WORKDIR]
@@ -110,6 +111,11 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return argv + cmd
+
+
+def _scratch(path: str) -> list[str]:
+    """Return bubblewrap's arguments for a private, world-writable tmpfs of SCRATCH_MB at `path`."""
+    return ["--size", str(SCRATCH_MB << 20), "--perms", "1777", "--tmpfs", path]
 
 
 def _apply_rlimits(limits: Limits) -> None:

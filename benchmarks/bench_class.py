@@ -1,7 +1,8 @@
 """Class grading at scale, measured in one run on the same generated class of light submissions:
 nbgrader 0.9.6's own `nbgrader autograde` (the baseline), our local pool with 1 and 2 workers, and our
-Dask backend (LocalCluster) with 1 and 2 workers, started for this class or already running (warm). Prints throughput and ratios, per-submission latency
-percentiles, the marginal cost of a submission on a warm worker, and peak memory per worker.
+Dask backend (LocalCluster) with 1 and 2 workers, started for this class or already running (warm).
+Prints throughput and ratios, per-submission latency percentiles, the marginal cost of a submission on a
+warm worker, and peak memory per worker.
 
     .venv/bin/python benchmarks/bench_class.py [--students 40] [--skip-nbgrader]
     .venv/bin/python benchmarks/bench_class.py --memory-class 1000   # memory growth over a large class

@@ -2,7 +2,6 @@
 Feedback says what kind of thing was expected, never the expected value or the hidden inputs."""
 from __future__ import annotations
 
-
 from autograder.graders.pytorch_basics import held_out_labels
 from autograder.judge import (accuracy, as_int, close, exercise, expect, expect_tensor, forward_described,
                               same_choice)
