@@ -14,10 +14,12 @@ class Limits:
     notebook_timeout: float = 300.0  # wall seconds for the whole notebook, probes included
     cell_timeout: float = 60.0  # wall seconds for one cell or one probe
     grace: float = 5.0  # extra seconds before a cell that ignores the interrupt is killed
-    memory_mb: int = 4096  # RLIMIT_DATA per process
-    processes: int = 256  # RLIMIT_NPROC for the sandbox user
+    memory_mb: int = 4096  # for the whole sandbox beyond its warm server (cgroup), and RLIMIT_DATA per process
+    processes: int = 256  # for the whole sandbox (cgroup pids), and RLIMIT_NPROC for the sandbox user
     workdir_mb: int = 256  # size of the private writable work dir (tmpfs)
     output_kb: int = 64  # captured output kept per cell and per stream
+    output_total_kb: int = 1024  # captured output kept over a whole notebook
+    max_code_cells: int = 2000  # a notebook with more is not graded
     max_weight_file_mb: int = 64  # larger submitted files are refused
     threads: int = 1  # torch/OpenMP threads inside the sandbox (parallel workers share the cores)
 

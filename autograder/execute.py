@@ -1,9 +1,11 @@
 """Execute a submission in the sandbox: cells in order, each exercise's probe right after its test cell.
 
-A step that kills or hangs the sandbox is recorded and the notebook is run again without it, so one
-infinite loop or `os._exit` costs that exercise only."""
+A step that kills or hangs the sandbox, or interferes with the grader (breaks the message protocol), is
+recorded and the notebook is run again without it in a fresh sandbox, so one infinite loop, `os._exit`
+or forged message costs that step only. Every wait has a deadline no message can extend."""
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,12 +16,15 @@ from nbformat import NotebookNode
 
 from .config import Config
 from .notebook import cell_index, grade_id, is_skipped
+from .protocol import JobProtocol, ProtocolViolation, StepEnd
 from .sandbox import SandboxRun
 from .sandboxed.runner import ORPHANED, RUNNER_FAILED
 from .warm import SandboxStartError, WarmSandbox, warm_sandbox
 
-StepStatus = Literal["ok", "error", "timeout", "crashed", "missing", "skipped", "not_run"]
+StepStatus = Literal["ok", "error", "timeout", "crashed", "interfered", "missing", "skipped", "not_run"]
 MAX_RERUNS = 3
+READY_WAIT = 60.0  # a fresh fork is ready in well under a second, even on a loaded machine
+INTERFERED = "the notebook interfered with the grader"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Execution:
     runs: tuple[SandboxRun, ...]
     preload_seconds: float
     wall_seconds: float
+    limits_note: str = ""  # where limits could not be set for the sandbox as a whole
 
 
 def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[str]) -> list[Step]:
@@ -80,46 +86,51 @@ def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[st
     return steps
 
 
-def _outcome(message: dict) -> StepOutcome:
-    status = message.get("status")
-    status = {"interrupted": "timeout"}.get(status, status)
-    if status not in ("ok", "error", "timeout", "missing"):
-        status = "error"
-    return StepOutcome(status, float(message.get("seconds", 0)), str(message.get("output", ""))[:200_000],
-                       message.get("error") if isinstance(message.get("error"), dict) else {},
-                       str(message.get("message", ""))[:1000], message.get("data"))
+def _outcome(end: StepEnd) -> StepOutcome:
+    status = "timeout" if end.status == "interrupted" else end.status
+    return StepOutcome(status, end.seconds, end.output, end.error, end.message, end.data)
 
 
 def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, warm: WarmSandbox,
               files: dict[str, Path], config: Config, deadline: float,
-              outcomes: dict[str, StepOutcome]) -> tuple[SandboxRun, str | None]:
-    """Run the steps not in `skip` once in a forked state of `warm`; return the run and the step that
-    hung or crashed it."""
+              outcomes: dict[str, StepOutcome]) -> tuple[SandboxRun, str | None, str]:
+    """Run the steps not in `skip` once in a forked state of `warm`; return the run, the step that hung,
+    crashed or interfered with it (None if none) and, if the job broke the protocol, how."""
     limits = config.limits
     todo = [s for s in steps if s.id not in skip]
-    run = warm.run({**job, "steps": [s.job(limits.cell_timeout) for s in todo]}, files)
-    current, started = None, False
-    quiet = 60.0  # a fresh fork is ready in well under a second, even on a loaded machine
-    while True:
-        budget = min(quiet, deadline - time.monotonic())
-        try:
-            message = run.read_message(max(budget, 0.0))
-        except TimeoutError:
-            run.kill()
-            return run.finish(), current or "start-up"
-        if message is None:  # the job ended: normally after "done", else a step crashed it
-            return run.finish(), current if started else "start-up"
-        kind = message.get("type")
-        if kind == "ready":
-            started = True
-        elif kind == "start":
-            current = str(message.get("id"))
-            quiet = limits.cell_timeout + limits.grace
-        elif kind == "end" and message.get("id") == current:
-            outcomes[current] = _outcome(message)
-            current = None
-        elif kind == "done":
-            return run.finish(), None
+    protocol = JobProtocol(secrets.token_hex(8), [s.id for s in todo], job["output_cap"], job["output_total"])
+    run = warm.run({**job, "id": protocol.job_id, "steps": [s.job(limits.cell_timeout) for s in todo]}, files)
+    current, last = None, None
+    step_deadline = time.monotonic() + READY_WAIT
+    try:
+        while True:
+            line = run.next_line(min(step_deadline, deadline))
+            if line is None:  # the job ended: normally after "done", else a step crashed it
+                culprit = None if protocol.state == "done" else current or ("start-up" if protocol.state == "new" else last)
+                return run.finish(), culprit, ""
+            kind, payload = protocol.accept(line)
+            if kind == "start":
+                current = payload
+            elif kind == "end":
+                outcomes[payload.id] = _outcome(payload)
+                current, last = None, payload.id
+            elif kind == "done":
+                step_deadline = time.monotonic() + limits.grace  # the job must now end by itself
+                continue
+            elif kind == "runner-error":
+                run.failure = payload
+            step_deadline = time.monotonic() + limits.cell_timeout + limits.grace
+    except TimeoutError:
+        run.kill()
+        culprit = None if protocol.state == "done" else current or ("start-up" if protocol.state == "new" else last)
+        return run.finish(), culprit, ""
+    except ProtocolViolation as exc:
+        run.abandon()
+        culprit = None if protocol.state == "done" else current or last or (todo[0].id if todo else None)
+        return run.finish(), culprit, str(exc)
+    except BaseException:
+        run.abandon()  # whatever went wrong here, that sandbox is not used again
+        raise
 
 
 def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config, preload: tuple[str, ...],
@@ -130,7 +141,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
     deadline = started + config.limits.notebook_timeout
     outcomes: dict[str, StepOutcome] = {}
     skip: dict[str, StepOutcome] = {}
-    runs, start_seconds, culprit, reason = [], 0.0, None, ""
+    runs, start_seconds, culprit, reason, limits_note = [], 0.0, None, "", ""
     suspected: set[str] = set()  # steps during which the sandbox itself died once
     while len(skip) <= MAX_RERUNS and len(suspected) <= MAX_RERUNS:  # a fresh re-run is not a skip
         outcomes.clear()
@@ -140,9 +151,16 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
             culprit, reason = "start-up", str(exc)
             break
         start_seconds += seconds
+        limits_note = warm.limits_note
         deadline += seconds  # the notebook's budget is the student's: starting a sandbox is not
-        run, culprit = _run_once(steps, skip, job, warm, files, config, deadline, outcomes)
+        run, culprit, violation = _run_once(steps, skip, job, warm, files, config, deadline, outcomes)
         runs.append(run)
+        if violation:  # that sandbox is gone; the step that carried the violation is skipped, in a fresh one
+            if culprit is not None:
+                skip[culprit] = StepOutcome("interfered", message=f"{INTERFERED}: {violation}")
+            if culprit is None or time.monotonic() >= deadline:
+                break
+            continue
         if culprit == "start-up":
             reason = "the sandbox did not start: " + (run.stderr.strip().splitlines() or [_describe_exit(run)])[-1][:300]
         if culprit is None or culprit == "start-up" or time.monotonic() >= deadline:
@@ -163,7 +181,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
                                                  message="the notebook ran out of time here" if over_time else "the process ended here"))
     for step in steps:
         outcomes.setdefault(step.id, StepOutcome("not_run", message="not reached: an earlier cell used up the notebook's time"))
-    return Execution(outcomes, tuple(runs), start_seconds, time.monotonic() - started)
+    return Execution(outcomes, tuple(runs), start_seconds, time.monotonic() - started, limits_note)
 
 
 def _describe_exit(run: SandboxRun) -> str:

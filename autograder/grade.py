@@ -62,7 +62,7 @@ def executed_notebook(probed: Probed) -> NotebookNode:
             continue
         if outcome.output:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=outcome.output))
-        if outcome.status in ("error", "timeout", "crashed"):
+        if outcome.status in ("error", "timeout", "crashed", "interfered"):
             error = outcome.error or {"ename": outcome.status.capitalize(), "evalue": outcome.message}
             cell.outputs.append(nbformat.v4.new_output("error", ename=str(error.get("ename", "")),
                                                        evalue=str(error.get("evalue", "")), traceback=[]))
@@ -104,6 +104,9 @@ def open_submission(notebook: Path, config: Config, lesson: str | None = None) -
     name = lesson or lesson_of(nb, lesson_grade_ids(config.course_root))
     if name is None:
         raise NotebookError(f"{Path(notebook).name}: no exercise of any lesson in this course was found; pass --lesson")
+    code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
+    if code_cells > config.limits.max_code_cells:
+        raise NotebookError(f"{Path(notebook).name}: {code_cells} code cells; at most {config.limits.max_code_cells} are graded")
     the_lesson = get_lesson(config.course_root, name)
     nb, notes = restore_locked_cells(nb, the_lesson.released)
     return the_lesson, nb, notes
@@ -116,7 +119,8 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
     grader = lesson.grader
     files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
-    job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10}
+    job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10,
+           "output_total": config.limits.output_total_kb << 10}
     return execute(steps, job, files, config, *sandbox_spec(lesson), while_starting=lambda: warm_up_judge(lesson)), notes
 
 
@@ -185,6 +189,10 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
                                "and was stopped.", answer.message)
     if answer is not None and answer.status == "crashed":
         return fail("error", f"Your answer cell ended the Python process ({answer.message}); it was skipped.")
+    if answer is not None and answer.status == "interfered":
+        return fail("error", f"Your answer cell was skipped: {answer.message}.")
+    if probe.status == "interfered":
+        return fail("error", f"Your code was not graded: while the grader called it, {probe.message}.")
     cell_error = ""
     if answer is not None and answer.status == "error" and answer.error:
         cell_error = f" Your answer cell raised {answer.error.get('ename')}: {answer.error.get('evalue', '')[:200]}"
@@ -240,7 +248,9 @@ def grade_submission(notebook: Path, config: Config, lesson: str | None = None, 
                "total": round(time.monotonic() - started, 3), "sandbox_runs": len(runs)}
     notes = list(probed.notes)
     notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run ({o.message})" for sid, o in
-              probed.execution.outcomes.items() if o.status in ("timeout", "crashed") and o.message]
+              probed.execution.outcomes.items() if o.status in ("timeout", "crashed", "interfered") and o.message]
+    if probed.execution.limits_note:
+        notes.append(probed.execution.limits_note)
     sandbox = UNSANDBOXED if config.allow_unsandboxed else "bubblewrap"
     if config.allow_unsandboxed:  # loud in every result, not only in a field nobody reads
         notes.insert(0, UNSANDBOXED_NOTE)

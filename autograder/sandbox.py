@@ -3,7 +3,6 @@ resource limits, whole process tree killed on exit, and a one-way channel of JSO
 (an inherited pipe whose descriptor number is in $AUTOGRADER_MESSAGE_FD)."""
 from __future__ import annotations
 
-import json
 import os
 import resource
 import selectors
@@ -16,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .cgroups import SandboxCgroup
 from .config import Limits
+from .protocol import LineReader, parse_line
+from .seccomp import filter_fd
 
 SandboxStatus = Literal["ok", "runtime_error", "signal", "timeout", "internal"]
 SANDBOX_UID_BASE = 100_000  # where the grader runs as root, each grading process's sandboxes get their own uid
@@ -28,7 +30,6 @@ def sandbox_uid() -> int:
     return SANDBOX_UID_BASE + os.getpid()
 WORKDIR = "/home/student/work"
 SCRATCH_MB = 64  # each of /tmp and /dev/shm
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -78,9 +79,13 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str]) -> list[str]:
-    """Return the full bwrap command line that runs `cmd` with `mounts` visible read-only."""
+def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
+                    seccomp_fd: int | None = None) -> list[str]:
+    """Return the full bwrap command line that runs `cmd` with `mounts` visible read-only (and the
+    seccomp filter read from `seccomp_fd`)."""
     argv = ["bwrap", *namespace_flags(), "--clearenv"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for name in ("usr", "etc/alternatives", "etc/ssl", "etc/fonts"):
         if Path("/" + name).exists():
             argv += ["--ro-bind", "/" + name, "/" + name]
@@ -101,6 +106,7 @@ def bubblewrap_argv(cmd: list[str], mounts: list[Mount], limits: Limits, env: di
         argv += ["--ro-bind", str(mount.source), mount.target]
     argv += ["--proc", "/proc", "--dev", "/dev",
              *_scratch("/dev/shm"),  # multiprocessing locks, DataLoader workers
+             "--mqueue", "/dev/mqueue",  # POSIX message queues become files the server can remove
              "--perms", "0755", "--dir", "/home",
              "--size", str(limits.workdir_mb << 20), "--perms", "0777", "--tmpfs", "/home/student",
              "--perms", "0777", "--dir", WORKDIR, "--chdir", WORKDIR]
@@ -118,7 +124,10 @@ def _scratch(path: str) -> list[str]:
     return ["--size", str(SCRATCH_MB << 20), "--perms", "1777", "--tmpfs", path]
 
 
-def _apply_rlimits(limits: Limits) -> None:
+def _enter_limits(limits: Limits, cgroup: SandboxCgroup | None) -> None:
+    """In the child before exec: join the sandbox's cgroup, then set the per-process limits."""
+    if cgroup is not None:
+        cgroup.join()
     memory = limits.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
@@ -148,93 +157,42 @@ class _CappedDrain(threading.Thread):
         return self.kept.decode("utf-8", "replace") + note
 
 
-class JsonLines:
-    """Reads JSON-line messages from a pipe; garbage, oversized or partial lines become "invalid" messages."""
-
-    def __init__(self, read_fd: int):
-        self.stream = os.fdopen(read_fd, "rb", buffering=0)
-        self.buffer = bytearray()
-        self.eof = False
-
-    def fileno(self) -> int:
-        return self.stream.fileno()
-
-    def has_line(self) -> bool:
-        return b"\n" in self.buffer
-
-    def fill(self) -> None:
-        """Read what the pipe holds now (call when select says it is readable)."""
-        chunk = self.stream.read(1 << 20)
-        if chunk is None:  # non-blocking and empty
-            raise BlockingIOError
-        if not chunk:
-            self.eof = True
-        self.buffer += chunk
-        if len(self.buffer) > MAX_MESSAGE_BYTES and b"\n" not in self.buffer:
-            self.buffer = bytearray(b'{"type": "invalid", "reason": "message too large"}\n')
-
-    def next_message(self) -> dict | None:
-        """Return the next complete message, or None when no complete line is buffered."""
-        if b"\n" not in self.buffer:
-            return None
-        line, _, rest = bytes(self.buffer).partition(b"\n")
-        self.buffer = bytearray(rest)
-        if not line.strip():
-            return self.next_message()
-        try:
-            message = json.loads(line)
-        except (ValueError, RecursionError):
-            return {"type": "invalid", "reason": "unreadable message"}
-        return message if isinstance(message, dict) else {"type": "invalid", "reason": "not an object"}
-
-    def drain(self) -> list[dict]:
-        """Return every message still in the pipe without blocking (its writers are gone or idle)."""
-        os.set_blocking(self.fileno(), False)
-        try:
-            while not self.eof:
-                self.fill()
-        except BlockingIOError:
-            pass
-        finally:
-            os.set_blocking(self.fileno(), True)
-        messages = []
-        while (message := self.next_message()) is not None:
-            messages.append(message)
-        return messages
-
-    def close(self) -> None:
-        self.stream.close()
-
-
 class Sandbox:
     """One running sandboxed process; read its messages, then `finish()` for the run record.
 
     Each name in `channels` is a one-way pipe from the sandbox, its descriptor number in
-    $AUTOGRADER_<NAME>_FD. With `stdin=None` the process's stdin stays open for `send()`."""
+    $AUTOGRADER_<NAME>_FD; `inherit` passes further descriptors under the given variable names.
+    `stdin` is written to the process's stdin, which is then closed. With a `cgroup`, the whole sandbox
+    lives in it (memory and process limits for all its processes together)."""
 
     def __init__(self, cmd: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
-                 stdin: bytes | None, sandboxed: bool = True, channels: tuple[str, ...] = ("message",),
-                 cwd: Path | None = None):
+                 stdin: bytes, sandboxed: bool = True, channels: tuple[str, ...] = ("message",),
+                 cwd: Path | None = None, inherit: dict[str, int] | None = None,
+                 cgroup: SandboxCgroup | None = None):
         self.limits, self.sandboxed, self.started = limits, sandboxed, time.monotonic()
-        self.readers: dict[str, JsonLines] = {}
+        self.readers: dict[str, LineReader] = {}
         write_ends = []
         for name in channels:
             read_end, write_end = os.pipe()
-            os.set_inheritable(write_end, True)
             env = {**env, f"AUTOGRADER_{name.upper()}_FD": str(write_end)}
-            self.readers[name] = JsonLines(read_end)
+            self.readers[name] = LineReader(read_end)
             write_ends.append(write_end)
+        env = {**env, **{key: str(fd) for key, fd in (inherit or {}).items()}}
+        seccomp = filter_fd() if sandboxed else None
+        passed = tuple(write_ends) + tuple((inherit or {}).values()) + ((seccomp,) if seccomp is not None else ())
         if sandboxed:
-            argv = bubblewrap_argv(cmd, mounts, limits, env)
+            argv = bubblewrap_argv(cmd, mounts, limits, env, seccomp)
         else:  # loud fallback: limits apply, isolation does not
             argv, env = cmd, {**env, "PATH": os.environ.get("PATH", "")}
-        self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=tuple(write_ends), start_new_session=True, env=env if not sandboxed else None,
-            cwd=cwd, preexec_fn=lambda: _apply_rlimits(limits),
-        )
-        for fd in write_ends:
-            os.close(fd)
+        try:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=passed, start_new_session=True, env=env if not sandboxed else None,
+                cwd=cwd, preexec_fn=lambda: _enter_limits(limits, cgroup),
+            )
+        finally:
+            for fd in write_ends + ([seccomp] if seccomp is not None else []):
+                os.close(fd)
         self._selector = selectors.DefaultSelector()
         for name, reader in self.readers.items():
             self._selector.register(reader, selectors.EVENT_READ, name)
@@ -242,8 +200,7 @@ class Sandbox:
         self._stdout = _CappedDrain(self.process.stdout, cap)
         self._stderr = _CappedDrain(self.process.stderr, cap)
         self._killed_for_timeout = False
-        if stdin is not None:
-            threading.Thread(target=self._feed, args=(stdin,), daemon=True).start()
+        threading.Thread(target=self._feed, args=(stdin,), daemon=True).start()
 
     def _feed(self, data: bytes) -> None:
         try:
@@ -252,23 +209,14 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             pass
 
-    def send(self, message: dict) -> bool:
-        """Write one JSON line to the process's stdin; return False if it is gone."""
-        try:
-            self.process.stdin.write(json.dumps(message).encode() + b"\n")
-            self.process.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
-
     def read_any(self, timeout: float) -> tuple[str, dict | None]:
         """Return (channel, next message) from whichever channel has one; (channel, None) at its end;
-        raise TimeoutError after `timeout` s of silence."""
+        raise TimeoutError after `timeout` s of silence, ProtocolViolation for a malformed message."""
         deadline = time.monotonic() + timeout
         while True:
             for name, reader in self.readers.items():
-                if reader.has_line():
-                    return name, reader.next_message()
+                if (line := reader.next_line()) is not None:
+                    return name, parse_line(line)
                 if reader.eof:
                     return name, None
             remaining = deadline - time.monotonic()

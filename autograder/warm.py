@@ -5,35 +5,83 @@ from the same clean state as a cold sandbox would, in milliseconds instead of se
 Isolation between two submissions in one warm sandbox (see sandboxed/server.py): the job's process and
 everything it started are killed, the writable directories and IPC objects are emptied, its submitted
 files leave the inbox, and the server cannot be reached by the job except by killing it (which costs a
-restart, never a wrong grade)."""
+restart, never a wrong grade). Each job speaks on a pipe of its own, which the server hands over when the
+job starts: no job can read or write another's messages. A sandbox whose job broke the protocol, did
+not end when told, or left something behind is never used again."""
 from __future__ import annotations
 
 import atexit
+import itertools
+import json
 import os
+import select
 import shutil
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import cgroups
 from .config import Config
+from .protocol import LineReader, ProtocolViolation, parse_line
 from .sandbox import WORKDIR, Mount, Sandbox, SandboxRun
 
 SANDBOXED_CODE = Path(__file__).parent / "sandboxed"
 START_TIMEOUT = 180.0  # importing torch on a loaded machine
-KILL_WAIT = 5.0  # seconds for the server to report a killed job before the whole sandbox goes
+REPLY_WAIT = 10.0  # seconds for the server to start a job or report a killed one before the sandbox goes
+JOB_FILE = ".autograder-job.json"  # in the inbox: the job's cells and probe inputs, read by the job alone
+_numbers = itertools.count()
 
 
 HOST_DIR_PREFIX = "autograder-"
 
 
 def remove_stale_directories() -> None:
-    """Remove host directories of warm sandboxes whose grading process is gone (killed with -9)."""
+    """Remove host directories and cgroups of warm sandboxes whose grading process is gone (kill -9)."""
     for path in Path(tempfile.gettempdir()).glob(f"{HOST_DIR_PREFIX}*-*-*"):
         pid = path.name.split("-")[2]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(path, ignore_errors=True)
+    cgroups.remove_stale()
+
+
+class Control:
+    """The grading process's end of a warm server's control socket: commands out, replies in (a reply
+    may carry a descriptor: the read end of a job's message pipe)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, command: dict) -> bool:
+        try:
+            self.sock.send(json.dumps(command).encode())
+            return True
+        except OSError:
+            return False
+
+    def receive(self, until: float) -> tuple[dict | None, list[int]]:
+        """Return the next reply and the descriptors it carries; (None, []) once the server is gone;
+        raise TimeoutError at `until` (a time.monotonic() value)."""
+        if not select.select([self], [], [], max(until - time.monotonic(), 0))[0]:
+            raise TimeoutError
+        try:
+            data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+        except OSError:
+            return None, []
+        if not data:
+            return None, fds
+        try:
+            return parse_line(data), fds
+        except ProtocolViolation:
+            return {"type": "invalid"}, fds
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class SandboxStartError(RuntimeError):
@@ -63,121 +111,168 @@ class WarmSandbox:
         env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "USER": "student", "LOGNAME": "student", "PYTHONPATH": "/opt/autograder",
                "AUTOGRADER_DATA": "/data", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
-        setup = {"preload": list(preload), "own_pid_namespace": self.sandboxed}
+        setup = {"preload": list(preload), "own_pid_namespace": self.sandboxed, "job_file": f"/submission/{JOB_FILE}"}
         self.workdir = None
         if self.sandboxed:
-            setup.update(workdir=WORKDIR, wipe=["/home/student", "/tmp", "/dev/shm"])
+            setup.update(workdir=WORKDIR, wipe=["/home/student", "/tmp", "/dev/shm", "/dev/mqueue"])
         else:  # the loud fallback: a private host directory stands in for the sandbox's home
             self.workdir = Path(tempfile.mkdtemp(prefix=f"{HOST_DIR_PREFIX}unsandboxed-{os.getpid()}-"))
             env.update(HOME=str(self.workdir), PYTHONPATH=str(SANDBOXED_CODE.parent), AUTOGRADER_DATA=str(config.data_root),
                        AUTOGRADER_SUBMISSION=str(self.inbox))
-            setup.update(workdir=str(self.workdir / "work"), wipe=[str(self.workdir)])
+            setup.update(workdir=str(self.workdir / "work"), wipe=[str(self.workdir)], job_file=str(self.inbox / JOB_FILE))
             (self.workdir / "work").mkdir()
         mounts = sandbox_mounts(config, data_files, self.inbox)
         setup["mounts"] = [m.target for m in mounts]
-        self.box = Sandbox([sys.executable, "-m", "sandboxed.server"], mounts,
-                           limits, env, stdin=None, sandboxed=self.sandboxed, channels=("message", "control"),
-                           cwd=self.workdir / "work" if self.workdir else None)
-        self.box.send(setup)
+        self.cgroup = cgroups.SandboxCgroup.create(f"{os.getpid()}-{next(_numbers)}", limits.memory_mb << 20, limits.processes)
+        self.limits_note = "" if self.cgroup else cgroups.NO_CGROUP_NOTE
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = Control(mine)
+        try:
+            self.box = Sandbox([sys.executable, "-m", "sandboxed.server"], mounts, limits, env, stdin=b"",
+                               sandboxed=self.sandboxed, channels=(), inherit={"AUTOGRADER_CONTROL_FD": theirs.fileno()},
+                               cwd=self.workdir / "work" if self.workdir else None, cgroup=self.cgroup)
+        finally:
+            theirs.close()
+        self.jobs, self.broken, self.busy = 0, False, False
+        self.control.send(setup)
         if while_starting:  # trusted-side warm-up overlaps the sandbox's imports
             while_starting()
         try:
-            message = self.box.read_message(START_TIMEOUT, channel="control")
+            message, _ = self.control.receive(time.monotonic() + START_TIMEOUT)
         except TimeoutError:
             message = None
         if not message or message.get("type") != "ready":
             self.close()
             lines = self.box.finish(timeout=1).stderr.strip().splitlines() or ["no output"]
             raise SandboxStartError(f"the sandbox did not start: {lines[-1][:300]}")
+        if self.cgroup:  # every submission gets memory_mb beyond what the warm server itself holds
+            self.cgroup.set_memory(self.cgroup.memory_usage() + (limits.memory_mb << 20))
         self.start_seconds = time.monotonic() - started
-        self.jobs, self.broken = 0, False
 
     @property
     def alive(self) -> bool:
-        return not self.broken and self.box.alive
+        return not self.broken and not self.busy and self.box.alive
 
     def run(self, job: dict, files: dict[str, Path]) -> "WarmRun":
-        """Start one submission's job with its submitted files in the inbox; read it like a sandbox."""
+        """Start one submission's job (its "id" chosen by the caller) with its submitted files in the inbox."""
+        if not self.alive:
+            raise RuntimeError("a warm sandbox runs one job at a time, and only while it is sound")
         for name, path in files.items():
             target = self.inbox / name
             shutil.copyfile(path, target)
             target.chmod(0o644)
+        job_file = self.inbox / JOB_FILE
+        job_file.write_text(json.dumps(job))
+        job_file.chmod(0o644)
         self.jobs += 1
-        return WarmRun(self, job)
+        self.busy = True
+        return WarmRun(self, job["id"])
 
     def clear_inbox(self) -> None:
         for path in self.inbox.iterdir():
             path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Stop the sandbox and remove its host directories."""
+        """Stop the sandbox and remove its host directories and cgroup."""
+        self.broken = True
         self.box.kill(for_timeout=False)
+        self.control.close()
+        if self.cgroup:
+            self.cgroup.remove()
         shutil.rmtree(self.inbox, ignore_errors=True)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class WarmRun:
-    """One job in a warm sandbox, with the interface of a sandbox of its own: messages, kill, finish."""
+    """One job in a warm sandbox: its message lines (`next_line`), then `finish()` for the run record.
+    The grading process decides when the job is over: when the server reports it ended, or when the
+    caller's deadline passes and it is killed. No message from the job can extend either."""
 
-    def __init__(self, warm: WarmSandbox, job: dict):
-        self.warm, self.started = warm, time.monotonic()
-        self.pending: list[dict] = []
+    def __init__(self, warm: WarmSandbox, job_id: str):
+        self.warm, self.job_id, self.started = warm, job_id, time.monotonic()
         self.ended: dict | None = None  # the server's job-done record, or {} if the sandbox itself ended
         self.killed = False
         self.failure = ""  # the runner's own traceback, when it failed outside any step
+        self.reader: LineReader | None = None
         cpu = int(warm.config.limits.notebook_timeout * 2) + 10
-        if not warm.box.send({"cmd": "run", "job": {**job, "cpu_seconds": cpu}}):
-            self.ended = {}
+        if not warm.control.send({"cmd": "run", "job": job_id, "cpu_seconds": cpu}):
+            self._end({})
+            return
+        try:
+            while self.reader is None and self.ended is None:
+                self._handle_control(time.monotonic() + REPLY_WAIT)
+        except TimeoutError:
+            self.abandon()
 
-    def _end(self, record: dict | None) -> None:
-        self.ended = record or {}
+    def _handle_control(self, until: float) -> None:
+        message, fds = self.warm.control.receive(until)
+        if message is not None and message.get("type") == "started" and len(fds) == 1 and self.reader is None:
+            self.reader = LineReader(fds[0])
+            return
+        for fd in fds:
+            os.close(fd)
+        if message is not None and message.get("type") == "job-done":
+            self._end(message)
+        else:  # the server is gone, or said something it never says: this sandbox is done
+            self.abandon()
+
+    def _end(self, record: dict) -> None:
+        self.ended = record
         if not record or record.get("unclean"):  # the server is gone or leaves: never reuse this sandbox
             self.warm.broken = True
-        reader = self.warm.box.readers["message"]
-        if not reader.eof:
-            self.pending += reader.drain()
-            reader.buffer.clear()  # a line the job left half-written must not reach the next job
+        self.warm.busy = False
         self.warm.clear_inbox()
 
-    def read_message(self, timeout: float) -> dict | None:
-        """Return the job's next message, None once it has ended; raise TimeoutError after `timeout` s."""
-        while not self.pending and self.ended is None:
-            channel, message = self.warm.box.read_any(timeout)
-            if message is None:  # a channel closed: the whole sandbox ended
-                self._end({})
-            elif channel == "control":
-                if message.get("type") == "job-done":
-                    self._end(message)
-            else:
-                if message.get("type") == "runner-error":  # the runner's own traceback, for the record
-                    self.failure = str(message.get("summary", ""))[-2000:]
-                self.pending.append(message)
-        return self.pending.pop(0) if self.pending else None
+    def next_line(self, until: float) -> bytes | None:
+        """Return the job's next message line; None once the job has ended and its pipe is read.
+        Raise TimeoutError at `until` (time.monotonic()), ProtocolViolation past the pipe's bounds."""
+        while True:
+            if self.reader is not None:
+                if (line := self.reader.next_line()) is not None:
+                    return line
+                if self.reader.eof and self.ended is not None:
+                    return None
+            elif self.ended is not None:
+                return None
+            if self.ended is not None and self.warm.broken:
+                return None  # something outlived the job and may still hold its pipe: stop reading
+            watched = [self.warm.control] if self.ended is None else []
+            watched += [self.reader] if self.reader is not None and not self.reader.eof else []
+            ready = select.select(watched, [], [], max(until - time.monotonic(), 0))[0]
+            if not ready:
+                raise TimeoutError
+            if self.reader in ready:
+                self.reader.fill()
+            if self.warm.control in ready:
+                self._handle_control(until)
 
     def kill(self) -> None:
-        """Stop the job (the server kills it); if the server does not answer, stop the whole sandbox."""
+        """Stop the job (the server kills it); if the server does not answer in time, the whole sandbox."""
         self.killed = True
-        if self.ended is None and self.warm.box.send({"cmd": "kill"}):
-            deadline = time.monotonic() + KILL_WAIT
+        if self.ended is None and self.warm.control.send({"cmd": "kill"}):
+            until = time.monotonic() + REPLY_WAIT
             try:
-                while self.ended is None and time.monotonic() < deadline:
-                    self.read_message(max(deadline - time.monotonic(), 0.01))
+                while self.ended is None:
+                    self._handle_control(until)
             except TimeoutError:
                 pass
         if self.ended is None:
-            self.warm.box.kill(for_timeout=False)
+            self.abandon()
+
+    def abandon(self) -> None:
+        """End the job by ending its sandbox, which is never used again (the job broke the protocol)."""
+        self.warm.broken = True
+        self.warm.box.kill(for_timeout=False)
+        if self.ended is None:
             self._end({})
-        self.pending.clear()
 
     def finish(self) -> SandboxRun:
-        """Return the job's run record (waiting for its end if needed)."""
-        while self.ended is None:
-            try:
-                self.read_message(30.0)
-            except TimeoutError:
-                self.kill()
-        self.pending.clear()
+        """Return the job's run record (killing the job first if it has not ended)."""
+        if self.ended is None:
+            self.kill()
+        if self.reader is not None:
+            self.reader.close()
         ended, alive = self.ended, not self.warm.broken
         if not alive:
             self.warm.box.kill(for_timeout=False)

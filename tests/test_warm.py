@@ -1,7 +1,12 @@
 """Warm sandboxes: submissions forked one after another from one sandbox must not see each other."""
+import dataclasses
 import json
+import secrets
+import time
 
 import pytest
+
+from autograder.protocol import JobProtocol
 
 from autograder.sandbox import bubblewrap_available
 from autograder.warm import warm_sandbox
@@ -37,12 +42,14 @@ print(json.dumps({
 
 
 def run_cells(warm, *sources: str) -> list[dict]:
-    """Run cells as one job in `warm`; return the job's messages."""
+    """Run cells as one job in `warm`; return the job's messages (checked by the job protocol)."""
     steps = [{"id": f"cell-{i}", "kind": "cell", "source": s, "timeout": 30} for i, s in enumerate(sources)]
-    run = warm.run({"lesson": "none", "steps": steps, "files": [], "seed": 0}, {})
+    protocol = JobProtocol(secrets.token_hex(4), [step["id"] for step in steps])
+    run = warm.run({"id": protocol.job_id, "lesson": "none", "steps": steps, "files": [], "seed": 0}, {})
     messages = []
-    while (message := run.read_message(60)) is not None:
-        messages.append(message)
+    while (line := run.next_line(time.monotonic() + 60)) is not None:
+        kind, payload = protocol.accept(line)
+        messages.append({"type": kind, **(dataclasses.asdict(payload) if kind == "end" else {})})
     run.finish()
     assert run.ended.get("type") == "job-done" or "kill" in sources[-1], f"the sandbox ended: {run.ended}"
     assert not run.ended.get("unclean"), run.ended

@@ -1,9 +1,10 @@
 """The in-sandbox notebook runner: executes one submission's cells and probes in order, streaming typed
 JSON messages. It runs in a process forked for that submission by the warm server (server.py).
 
-A job is {"steps": [{"id", "kind": "cell"|"probe", ...}], "lesson", "files", "seed", "output_cap",
-"own_pid_namespace"}. One JSON line per event goes to the inherited message descriptor. A cell that fails
-is recorded and execution goes on; a step that overruns its time is interrupted."""
+A job is {"id", "steps": [{"id", "kind": "cell"|"probe", ...}], "lesson", "files", "seed", "output_cap",
+"own_pid_namespace"}. One JSON line per event, carrying the job id, goes to the job's own message pipe:
+"ready", then "start" and "end" for each step in order, then "done" (autograder/protocol.py checks
+each). A cell that fails is recorded and execution goes on; a step that overruns its time is interrupted."""
 from __future__ import annotations
 
 import _thread
@@ -12,6 +13,7 @@ import io
 import json
 import os
 import random
+import select
 import shutil
 import sys
 import threading
@@ -24,10 +26,11 @@ ORPHANED = 71  # exit code when a step killed the warm server
 
 
 class MessageChannel:
-    """Writes JSON lines to the trusted side over a descriptor the notebook is unlikely to touch."""
+    """Writes JSON lines to the trusted side over this job's own pipe, at a descriptor the notebook is
+    unlikely to touch. A notebook that sets O_NONBLOCK on it only makes the writes wait."""
 
-    def __init__(self, fd: int):
-        self.owner = os.getpid()
+    def __init__(self, fd: int, job_id: str):
+        self.owner, self.job_id = os.getpid(), job_id
         self.fd = os.dup2(fd, 1000 + fd % 1000) if fd < 1000 else fd
         if self.fd != fd:
             os.close(fd)
@@ -35,10 +38,13 @@ class MessageChannel:
     def send(self, kind: str, **fields) -> None:
         if os.getpid() != self.owner:  # a forked copy of the runner (fork() in a cell) never speaks
             os._exit(0)
-        line = json.dumps({"type": kind, **fields}, default=repr) + "\n"
-        data = line.encode()
+        line = json.dumps({"type": kind, "job": self.job_id, **fields}, default=repr) + "\n"
+        data = line.encode("utf-8", "surrogatepass")
         while data:
-            data = data[os.write(self.fd, data):]
+            try:
+                data = data[os.write(self.fd, data):]
+            except BlockingIOError:
+                select.select([], [self.fd], [], 1.0)
 
 
 class CappedText(io.TextIOBase):
@@ -137,6 +143,7 @@ def make_shell():
 
     config = Config()
     config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"  # tracebacks are read as text, not in a terminal
     shell = InteractiveShell.instance(config=config)
     shell.user_ns["__name__"] = "__main__"
     return shell
@@ -237,14 +244,15 @@ def run_job(job: dict, channel: MessageChannel, shell) -> None:
     server = os.getppid()
     protected = {1, os.getpid(), server}  # the namespace's init and the warm server stay
     watchdog = Watchdog()
-    cap = job.get("output_cap", 65536)
+    cap, budget = job.get("output_cap", 65536), job.get("output_total", 1 << 20)  # per cell, per notebook
     for step in job["steps"]:
         channel.send("start", id=step["id"])
         begun = time.monotonic()
         watchdog.arm(step.get("timeout", job.get("timeout", 60)))
         try:
             if step["kind"] == "cell":
-                fields = run_cell(shell, step["source"], cap)
+                fields = run_cell(shell, step["source"], min(cap, max(budget, 0)))
+                budget -= len(fields["output"])
             else:
                 fields = run_probe(shell.user_ns, job["lesson"], step)
         except KeyboardInterrupt:

@@ -1,14 +1,19 @@
 """The warm server inside a sandbox: imports the heavy modules once, then forks a fresh interpreter
 state for every submission (the fork server of issue 7).
 
-Commands arrive as JSON lines on stdin: first {"preload": [...], "own_pid_namespace": bool, "wipe": [...]},
-then {"cmd": "run", "job": {...}} per submission and, while a job runs, {"cmd": "kill"}. Replies go to the
-control descriptor ($AUTOGRADER_CONTROL_FD), which every forked job closes first, so no student code can
-forge them: {"type": "ready"} and {"type": "job-done", "exit_code" | "signal"}.
+It talks to the grading process over one control socket ($AUTOGRADER_CONTROL_FD, a SOCK_SEQPACKET
+socket: one JSON object per packet): first the set-up {"preload", "own_pid_namespace", "workdir", "wipe",
+"mounts", "job_file"}, then {"cmd": "run", "job": <id>, "cpu_seconds"} per submission and, while a job
+runs, {"cmd": "kill"}. Replies: {"type": "ready"}, {"type": "started"} carrying the read end of a pipe
+made for that job alone (SCM_RIGHTS), and {"type": "job-done", "exit_code" | "signal", "unclean"}.
+Every forked job closes the control socket first, so no student code can forge a reply or a command.
 
-Between two jobs every other process is killed and every writable place is emptied, so nothing one
-student left (files, processes, System V IPC objects) reaches the next. This process is not dumpable:
-a job running under the same uid cannot read or write its memory through ptrace or /proc."""
+The server never holds student code: the job (cells, probe inputs) is read from `job_file` by the forked
+process, and the writable places are emptied by another forked process, so nothing of one submission is
+left in the memory the next one is forked from. Between two jobs every other process is killed, every
+writable place (home, work dir, /tmp, /dev/shm, /dev/mqueue) is emptied and System V IPC objects are
+removed. This process is not dumpable: a job running under the same uid cannot read or write its
+memory through ptrace or /proc."""
 from __future__ import annotations
 
 import ctypes
@@ -19,6 +24,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -30,45 +36,47 @@ IPC_RMID = 0
 LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-class Commands:
-    """Reads JSON-line commands from stdin without blocking on partial lines (select-friendly)."""
-
-    def __init__(self, fd: int = 0):
-        self.fd, self.buffer, self.eof = fd, b"", False
-
-    def next(self, block: bool = True) -> dict | None:
-        while b"\n" not in self.buffer:
-            if self.eof or not (block or select.select([self.fd], [], [], 0)[0]):
-                return None
-            chunk = os.read(self.fd, 1 << 20)
-            self.eof = not chunk
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {}
+def receive(control: socket.socket) -> dict | None:
+    """Return the next command (an empty dict for garbage), None once the grading process is gone."""
+    try:
+        packet = control.recv(1 << 16)
+    except OSError:
+        return None
+    if not packet:
+        return None
+    try:
+        command = json.loads(packet)
+    except ValueError:
+        return {}
+    return command if isinstance(command, dict) else {}
 
 
-def reply(fd: int, kind: str, **fields) -> None:
-    os.write(fd, (json.dumps({"type": kind, **fields}) + "\n").encode())
+def reply(control: socket.socket, kind: str, fds: tuple[int, ...] = (), **fields) -> None:
+    data = json.dumps({"type": kind, **fields}).encode()
+    socket.send_fds(control, [data], list(fds)) if fds else control.send(data)
 
 
-def start_job(job: dict, control_fd: int, message_fd: int, shell) -> None:
+def start_job(job: dict, control: socket.socket, read_end: int, write_end: int, shell) -> None:
     """In the forked child: shed the server's descriptors and privileges, then run the job; never returns."""
     try:
-        os.close(control_fd)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
+        control.close()
+        os.close(read_end)
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):  # not the server's stdout/stderr: their flags are shared with it
+            os.dup2(null, fd)
         os.close(null)
         os.setsid()
         LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc entries stay readable to itself
+        with open("/proc/self/oom_score_adj", "w") as adjust:  # out of memory, the job goes, not the server
+            adjust.write("500")
         cpu = int(job.get("cpu_seconds", 600))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         os.chdir(job["workdir"])
-        channel = runner.MessageChannel(message_fd)
+        channel = runner.MessageChannel(write_end, job["id"])
         try:
-            runner.run_job(job, channel, shell)
+            with open(job["job_file"], "rb") as handle:
+                work = json.load(handle)
+            runner.run_job({**work, **job}, channel, shell)
         except BaseException as exc:  # the runner itself failed (student code can break anything here)
             channel.send("runner-error", summary="".join(traceback.format_exception(exc))[-2000:])
             os._exit(runner.RUNNER_FAILED)
@@ -76,19 +84,23 @@ def start_job(job: dict, control_fd: int, message_fd: int, shell) -> None:
         os._exit(0)
 
 
-def supervise(pid: int, commands: Commands) -> dict:
-    """Wait for the job to end, killing it on a "kill" command; return how it ended."""
+def supervise(pid: int, control: socket.socket) -> dict:
+    """Wait for the job to end, killing it on a "kill" command or when the grading process is gone;
+    return how it ended."""
     pidfd = os.pidfd_open(pid)
     try:
         while True:
-            ready, _, _ = select.select([pidfd, commands.fd], [], [])
-            if commands.fd in ready or commands.buffer:
-                command = commands.next(block=False)
-                if commands.eof or (command or {}).get("cmd") == "kill":
+            ready, _, _ = select.select([pidfd, control], [], [])
+            if control in ready:
+                command = receive(control)
+                if command is None or command.get("cmd") == "kill":
                     try:
                         os.killpg(pid, signal.SIGKILL)
                     except OSError:
                         pass
+                    if command is None:
+                        control.close()
+                        os._exit(0)  # nobody to report to; bubblewrap takes the namespace down with us
             if pidfd in ready:
                 try:  # what the job left in its group goes first: until reaped, its pid is not reused
                     os.killpg(pid, signal.SIGKILL)
@@ -170,8 +182,9 @@ def empty(directory: str, mounts: list[str]) -> bool:
         return False
 
 
-def fork_job(job: dict, control_fd: int, message_fd: int, shell) -> int | None:
-    """Return the pid of the forked job, retrying while the process limit is exhausted."""
+def fork(child=None) -> int | None:
+    """Return the pid of a forked process running `child()` (which must not return), retrying while the
+    process limit is exhausted; None if it stays exhausted."""
     for _ in range(100):
         try:
             pid = os.fork()
@@ -179,17 +192,32 @@ def fork_job(job: dict, control_fd: int, message_fd: int, shell) -> int | None:
             time.sleep(0.1)
             continue
         if pid == 0:
-            start_job(job, control_fd, message_fd, shell)
+            child()
         return pid
     return None
 
 
+def clean(wipe: list[str], mounts: list[str]) -> list[str]:
+    """Empty the writable places in a forked process (their names never enter this heap); return what
+    could not be emptied."""
+    def child():
+        failed = [index for index, directory in enumerate(wipe) if not empty(directory, mounts)]
+        os._exit(sum(1 << index for index in failed) & 0xFF)
+
+    pid = fork(child)
+    if pid is None:
+        return ["no process left to clean with"]
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return [f"the cleaner was killed by signal {-code}"]
+    return [f"{directory} could not be emptied" for index, directory in enumerate(wipe) if code & (1 << index)]
+
+
 def main() -> None:
-    control_fd = int(os.environ["AUTOGRADER_CONTROL_FD"])
-    message_fd = int(os.environ["AUTOGRADER_MESSAGE_FD"])
+    control = socket.socket(fileno=int(os.environ["AUTOGRADER_CONTROL_FD"]))
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    commands = Commands()
-    setup = commands.next() or {}
+    setup = receive(control) or {}
     started = time.monotonic()
     runner.preload(setup.get("preload", []))
     shell = runner.make_warm_shell()
@@ -197,20 +225,26 @@ def main() -> None:
     gc.freeze()  # the preloaded heap is never scanned again: a forked job does not copy its pages for that
     own_pid_namespace = bool(setup.get("own_pid_namespace"))
     workdir, wipe, mounts = setup.get("workdir", os.getcwd()), setup.get("wipe", []), setup.get("mounts", [])
-    reply(control_fd, "ready", preload_s=round(time.monotonic() - started, 3))
-    while (command := commands.next()) is not None:
+    reply(control, "ready", preload_s=round(time.monotonic() - started, 3))
+    while (command := receive(control)) is not None:
         if command.get("cmd") != "run":
             continue
-        job = {**command["job"], "workdir": workdir, "own_pid_namespace": own_pid_namespace}
-        pid = fork_job(job, control_fd, message_fd, shell)
-        ended = supervise(pid, commands) if pid else {"exit_code": 255, "reason": "could not fork"}
+        job = {"id": str(command.get("job", "")), "cpu_seconds": command.get("cpu_seconds", 600),
+               "job_file": setup.get("job_file", ""), "workdir": workdir, "own_pid_namespace": own_pid_namespace}
+        read_end, write_end = os.pipe()  # this job's own message channel: no other job ever holds it
+        pid = fork(lambda: start_job(job, control, read_end, write_end, shell))
+        os.close(write_end)
+        if pid:
+            reply(control, "started", fds=(read_end,))
+        os.close(read_end)
+        ended = supervise(pid, control) if pid else {"exit_code": 255, "reason": "could not fork"}
         unclean = [] if kill_everything_else(own_pid_namespace) else ["processes survived"]
-        unclean += [f"{directory} could not be emptied" for directory in wipe if not empty(directory, mounts)]
+        unclean += clean(wipe, mounts)
         os.makedirs(workdir, exist_ok=True)
         if own_pid_namespace:
             remove_ipc_objects()
-        reply(control_fd, "job-done", **ended, unclean=unclean)
-        if commands.eof or unclean:  # what cannot be cleaned ends the sandbox: the next job gets a new one
+        reply(control, "job-done", **ended, unclean=unclean)
+        if unclean:  # what cannot be cleaned ends the sandbox: the next job gets a new one
             break
     sys.stdout.flush()
     os._exit(0)
