@@ -60,7 +60,8 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
         "and_gate": {"inputs": [list(AND_TABLE[i][:2]) for i in order]},
         "xor_hidden_layer": {},
         "mlp_accuracy": {"images": f"/data/{TEST_IMAGES}",
-                         "probe_images": _round(rng.uniform(0, 1, (3, 784)))},
+                         "probe_images": _round(rng.uniform(0, 1, (3, 784))),
+                         "weight_seed": int(rng.integers(1, 2**31))},
     }
 
 

@@ -2,10 +2,13 @@
 Feedback says what kind of answer was expected, never the expected value or the hidden inputs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from autograder.judge import accuracy, choice_kinds, close, exercise, expect, expect_array, same_choice
+from autograder.judge import (accuracy, choice_kinds, close, exercise, expect, expect_array, expect_tensor,
+                              is_number, same_choice)
 
 from . import ACCURACY_THRESHOLD, held_out_labels
 
@@ -111,7 +114,10 @@ def test_neuron_in_pytorch_is_differentiable(student, reference):
     for got, expected in zip(student["cases"], reference["cases"]):
         expect(got["differentiable"], "`neuron_in_pytorch` should return a tensor autograd can differentiate: "
                                       "compute it with torch operations on the input tensors.")
-        for grad, ref in zip(got.get("through", []), expected["through"]):
+        # the claim is judged by the gradients through it (a bare "differentiable" flag from the sandbox proves nothing)
+        expect(isinstance(got.get("through"), list) and len(got["through"]) == 3,
+               "`neuron_in_pytorch` should return a single number: a tensor with one element.")
+        for grad, ref in zip(got["through"], expected["through"]):
             _same(grad, ref, "A gradient through `neuron_in_pytorch`",
                   "The gradients autograd finds through `neuron_in_pytorch` are wrong: keep every step a torch "
                   "operation on x, w and b.", rtol=1e-6)
@@ -166,18 +172,25 @@ def test_gradient_descent_final_x(student, reference):
 
 
 # ---------------------------------------------------------------- AND gate
-def _and_outputs(student: dict) -> np.ndarray:
+def _and_outputs(student: dict, hidden: dict) -> np.ndarray:
+    """Return sigmoid(x @ and_weights + and_bias) on the hidden order of the AND inputs, computed here from the
+    reported weights and bias (never from outputs the sandbox reports)."""
     for name, key in (("and_weights", "weights"), ("and_bias", "bias")):
         expect(student[key].get("kind") == "array", f"`{name}` should be a tensor (or array) of numbers, "
                                                     f"not {student[key].get('kind')}.")
-    expect(student["weights"]["shape"] in ([2, 1], [2]), "`and_weights` should have shape (2, 1): one weight per input.")
-    expect("outputs" in student, "`and_bias` should hold one number (shape (1, 1), (1,) or a scalar).")
-    return np.asarray(student["outputs"])
+    weights, bias = student["weights"], student["bias"]
+    expect(weights["shape"] in ([2, 1], [2]), "`and_weights` should have shape (2, 1): one weight per input.")
+    expect(len(bias.get("values", ())) == 1, "`and_bias` should hold one number (shape (1, 1), (1,) or a scalar).")
+    expect(all(is_number(v) for v in weights["values"] + bias["values"]),
+           "`and_weights` and `and_bias` should hold finite numbers.")
+    z = np.asarray(hidden["inputs"], dtype=np.float64) @ np.asarray(weights["values"], dtype=np.float64) \
+        + bias["values"][0]
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
 
 
 @exercise("and_gate", weight=2)
 def test_and_gate_truth_table(student, hidden):
-    outputs = _and_outputs(student)
+    outputs = _and_outputs(student, hidden)
     targets = np.asarray([x1 * x2 for x1, x2 in hidden["inputs"]])
     expect(np.array_equal(outputs > 0.5, targets == 1),
            "sigmoid(x @ and_weights + and_bias) is not above 0.5 exactly for the inputs where AND is 1 "
@@ -186,7 +199,7 @@ def test_and_gate_truth_table(student, hidden):
 
 @exercise("and_gate")
 def test_and_gate_is_confident(student, hidden):
-    outputs = _and_outputs(student)
+    outputs = _and_outputs(student, hidden)
     targets = np.asarray([x1 * x2 for x1, x2 in hidden["inputs"]])
     expect(np.all(np.abs(outputs - targets) < 0.1),
            "The layer's outputs should be within 0.1 of the truth table on all four inputs: scale the weights "
@@ -207,14 +220,52 @@ def test_xor_answer(student, item):
 
 
 # ---------------------------------------------------------------- MNIST MLP
+MLP_SHAPES = [[512, 784], [512, 512], [10, 512]]  # [out, in] of linear1, linear2, linear3
+# the hidden activations the architecture test accepts (the notebook asks for ReLU; the test has always judged the
+# layers and the softmax only, so other usual activations keep passing it)
+HIDDEN_ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0.0), "identity": lambda z: z,
+                      "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)), "tanh": np.tanh,
+                      "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+                      "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
+                      "silu": lambda z: z / (1.0 + np.exp(-z)),
+                      "softplus": lambda z: np.logaddexp(0.0, z),
+                      "gelu": lambda z: 0.5 * z * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))}
+
+
+def _mlp_outputs(weight_seed: int, images) -> list[np.ndarray]:
+    """Return the softmax outputs of 784 -> 512 -> 512 -> 10 MLPs holding the weights the probe sets from
+    `weight_seed`, on `images`, for every pair of hidden activations: computed here, never taken from the sandbox."""
+    from autograder.sandboxed.probes.common import seeded_linear_parameters
+
+    layers = [tuple(p.astype(np.float64) for p in seeded_linear_parameters(weight_seed, i, n_in, n_out))
+              for i, (n_out, n_in) in enumerate(MLP_SHAPES)]
+
+    def linear(x, layer):
+        return x @ layer[0].T + layer[1]
+
+    x, outputs = np.asarray(images, dtype=np.float64).reshape(-1, 784), []
+    for first in HIDDEN_ACTIVATIONS.values():
+        h1 = first(linear(x, layers[0]))
+        for second in HIDDEN_ACTIVATIONS.values():
+            z = linear(second(linear(h1, layers[1])), layers[2])
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            outputs.append(e / e.sum(axis=1, keepdims=True))
+    return outputs
+
+
 @exercise("mlp_accuracy")
-def test_mlp_architecture(student):
-    expect(student["linear_shapes"] == [[512, 784], [512, 512], [10, 512]],
-           "`mlp` should have three linear layers, 784 -> 512 -> 512 -> 10.")
-    out = expect_array(student["output"], "The output of `mlp`")
+def test_mlp_architecture(student, hidden):
+    expect(student["linear_shapes"] == MLP_SHAPES, "`mlp` should have three linear layers, 784 -> 512 -> 512 -> 10.")
+    seeded = student["seeded"]
+    expect("error" not in seeded, "`mlp` raised an error on a batch of images once the grader set its weights.")
+    out = expect_tensor(seeded["output"], "The output of `mlp`")
     expect(out.ndim == 2 and out.shape[1] == 10, "`mlp` should give 10 outputs per image.")
-    expect(np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and np.all(out >= 0),
-           "`mlp` should end with a softmax: each image's 10 outputs are probabilities summing to 1.")
+    # judged by the judge's own forward pass with the same weights (row sums reported by the sandbox prove nothing)
+    expect(any(close(out, expected, rtol=1e-3, atol=1e-5) for expected in _mlp_outputs(hidden["weight_seed"],
+                                                                                         hidden["probe_images"])),
+           "`mlp` should flatten each image, apply linear1, linear2 (each followed by its ReLU) and linear3, then a "
+           "softmax over the 10 outputs: each image's outputs are probabilities summing to 1 (tested with weights "
+           "set by the grader).")
 
 
 @exercise("mlp_accuracy", weight=3)

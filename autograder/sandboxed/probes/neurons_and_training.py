@@ -1,9 +1,10 @@
 """Probes for the neurons_and_training lesson (activations, neurons, derivatives, gradient descent, AND/XOR, MLP)."""
 from __future__ import annotations
 
-from .common import (answer, call_quietly, choice_answers, numeric_summary, predict_images_with_submitted_weights,
-                     tensor)
+from .common import (answer, call_quietly, choice_answers, module_leaves, numeric_summary,
+                     predict_images_with_submitted_weights, seeded_linear_parameters, tensor, tensor_summary)
 
+MLP_SHAPES = [[512, 784], [512, 512], [10, 512]]  # [out, in] of linear1, linear2, linear3
 XOR_KEYS = ["and_single_layer", "xor_single_layer", "why", "hidden_layer_xor", "linear_hidden_layer_xor"]
 
 
@@ -117,17 +118,13 @@ def probe_gradient_descent(ns: dict, runs: list[dict]) -> dict:
 
 
 def probe_and_gate(ns: dict, inputs: list) -> dict:
-    """Return sigmoid(x @ and_weights + and_bias) on the four AND inputs (in the hidden order)."""
-    import numpy as np
+    """Return `and_weights` and `and_bias` as numbers (the judge computes sigmoid(x @ and_weights + and_bias) on
+    the four AND inputs itself: outputs reported from here could be forged without any weights)."""
+    def small(value):  # the answer is two weights and one bias: larger arrays are judged by their shape alone
+        summary = numeric_summary(value)
+        return {key: summary[key] for key in ("kind", "shape")} if len(summary.get("values", ())) > 16 else summary
 
-    w = numeric_summary(answer(ns, "and_weights"))
-    b = numeric_summary(answer(ns, "and_bias"))
-    result = {"weights": {k: w[k] for k in ("kind", "shape") if k in w}, "bias": {k: b[k] for k in ("kind", "shape") if k in b}}
-    if w["kind"] == "array" and b["kind"] == "array" and w["shape"] in ([2, 1], [2]) and len(b["values"]) == 1 \
-            and all(isinstance(v, float) for v in w["values"] + b["values"]):
-        z = np.asarray(inputs, dtype=np.float64) @ np.asarray(w["values"]) + b["values"][0]
-        result["outputs"] = (1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))).tolist()
-    return result
+    return {"weights": small(answer(ns, "and_weights")), "bias": small(answer(ns, "and_bias"))}
 
 
 def probe_xor_hidden_layer(ns: dict) -> dict:
@@ -135,15 +132,38 @@ def probe_xor_hidden_layer(ns: dict) -> dict:
     return choice_answers(answer(ns, "xor_answers"), XOR_KEYS)
 
 
-def probe_mlp_accuracy(ns: dict, images: str, probe_images: list) -> dict:
+def _seeded_mlp_output(net, weight_seed: int, images: list) -> dict:
+    """Return the output of a copy of `net` on `images` (as [N, 1, 28, 28]) with each nn.Linear holding the weights
+    seeded_linear_parameters draws for the MLP layer of its shape (784->512, 512->512, 512->10: the judge redraws
+    them and recomputes the output itself)."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(net)
+    linears = [leaf for leaf in module_leaves(net) if isinstance(leaf, torch.nn.Linear)]
+    with torch.no_grad():
+        for position, linear in enumerate(linears):
+            shape = list(linear.weight.shape)  # [out, in]
+            index = MLP_SHAPES.index(shape) if shape in MLP_SHAPES else len(MLP_SHAPES) + position
+            weight, bias = seeded_linear_parameters(weight_seed, index, shape[-1], shape[0])
+            linear.weight.copy_(torch.from_numpy(weight).reshape(linear.weight.shape))
+            if linear.bias is not None:
+                linear.bias.copy_(torch.from_numpy(bias).reshape(linear.bias.shape))
+        net.eval()
+        return tensor_summary(net(tensor(images).reshape(-1, 1, 28, 28)))
+
+
+def probe_mlp_accuracy(ns: dict, images: str, probe_images: list, weight_seed: int) -> dict:
     """Return predictions of `mlp` with `mnist_mlp.pth` on the held-out images (no labels here), the shapes of
-    its linear layers, and the row sums of its outputs on a few hidden random images."""
+    its linear layers, and its outputs on a few hidden random images with weights drawn from `weight_seed`."""
     import torch
 
     result = predict_images_with_submitted_weights(ns, "mlp", "mnist_mlp.pth", images)
     net = answer(ns, "mlp")
     result["linear_shapes"] = [list(m.weight.shape) for m in net.modules() if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        out = net(tensor(probe_images).reshape(-1, 1, 28, 28))
-    result["output"] = numeric_summary(out)
+    try:
+        result["seeded"] = {"output": _seeded_mlp_output(net, weight_seed, probe_images)}
+    except Exception as exc:  # judged on this exercise's architecture test; the predictions above still count
+        result["seeded"] = {"error": type(exc).__name__}
     return result
