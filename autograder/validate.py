@@ -1,4 +1,5 @@
-"""Prove a lesson: fresh release, no leaks, reference at full marks, every mutant caught where it should be."""
+"""Prove a lesson: fresh release, no leaks, reference at full marks, every mutant caught where it should be,
+and every right answer written in another style than the reference at full marks."""
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ class Mutant:
     answer: str | None = None
     files: dict = field(default_factory=dict)  # name -> "missing" | "untrained" | another submitted file
     affects: tuple[str, ...] = ()  # later exercises that use this answer by design and may lose points too
+    right: bool = False  # a right answer in another style ([[right]] in the catalogue): must earn full marks
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ class MutantVerdict:
         """True when the mutant lost points on its exercise."""
         mine = self.result and next(e for e in self.result.exercises if e.exercise == self.mutant.exercise)
         return bool(mine) and mine.score < mine.max_score
+
+    @property
+    def holds(self) -> bool:
+        """True when a wrong answer lost points on its exercise only, or a right one earned full marks."""
+        if self.mutant.right:
+            return self.result is not None and self.result.score == self.result.max_score
+        return self.caught and not self.collateral
 
     @property
     def collateral(self) -> list[str]:
@@ -78,7 +87,7 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return (self.release_fresh and not self.leaks and self.reference_full and not self.thin_exercises
-                and all(v.caught and not v.collateral for v in self.mutants))
+                and all(v.holds for v in self.mutants))
 
 
 def load_mutants(lesson: Lesson) -> list[Mutant]:
@@ -89,12 +98,14 @@ def load_mutants(lesson: Lesson) -> list[Mutant]:
     calibration_file = lesson.root / "solutions" / f"{lesson.name}_calibration.json"
     calibration = json.loads(calibration_file.read_text()) if calibration_file.is_file() else {}
     mutants = []
-    for entry in tomllib.loads(path.read_text())["mutant"]:
-        answer = entry.get("answer")
-        if answer and entry.get("calibrated"):
-            answer = answer.format_map(calibration)
-        mutants.append(Mutant(entry["exercise"], entry["name"], answer and answer.strip() + "\n",
-                              entry.get("files", {}), tuple(entry.get("affects", ()))))
+    catalogue = tomllib.loads(path.read_text())
+    for kind in ("mutant", "right"):
+        for entry in catalogue.get(kind, []):
+            answer = entry.get("answer")
+            if answer and entry.get("calibrated"):
+                answer = answer.format_map(calibration)
+            mutants.append(Mutant(entry["exercise"], entry["name"], answer and answer.strip() + "\n",
+                                  entry.get("files", {}), tuple(entry.get("affects", ())), kind == "right"))
     return mutants
 
 
@@ -133,7 +144,7 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
     fresh = release_is_fresh(lesson) if check_release else True
     leaks = find_leaks(lesson) if check_release else []
     catalogue = load_mutants(lesson) if mutants else []
-    counts = {e.id: sum(m.exercise == e.id for m in catalogue) for e in lesson.exercises}
+    counts = {e.id: sum(m.exercise == e.id and not m.right for m in catalogue) for e in lesson.exercises}
     thin = [e for e, n in counts.items() if mutants and n < MIN_MUTANTS_PER_EXERCISE]
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         items = []
@@ -190,18 +201,26 @@ def print_report(report: ValidationReport, console: Console) -> None:
                 console.print(f"    [red]seed {r.seed}: {e.exercise}[/]: {e.outcome}: {e.feedback} {e.detail[:300]}")
             if r is None:
                 console.print("    [red]a seed run could not be graded[/]")
-    if report.mutants:
+    wrong = [v for v in report.mutants if not v.mutant.right]
+    if wrong:
         table = Table(title=f"{report.lesson}: mutants", title_justify="left")
         for column in ("exercise", "mutant", "caught", "score on it", "status", "other exercises hit"):
             table.add_column(column)
-        for v in report.mutants:
+        for v in wrong:
             mine = v.result and next(e for e in v.result.exercises if e.exercise == v.mutant.exercise)
             table.add_row(v.mutant.exercise, v.mutant.name, mark(v.caught),
                           f"{mine.score:g}/{mine.max_score:g}" if mine else v.error[:60],
                           mine.outcome if mine else "-", ", ".join(v.collateral) or "-")
         console.print(table)
-        caught = sum(v.caught and not v.collateral for v in report.mutants)
-        console.print(f"  mutants caught on their own exercise only: {caught}/{len(report.mutants)}")
+        console.print(f"  mutants caught on their own exercise only: {sum(v.holds for v in wrong)}/{len(wrong)}")
+    right = [v for v in report.mutants if v.mutant.right]
+    for v in right:
+        if not v.holds:
+            lost = [f"{e.exercise} ({e.feedback})" for e in (v.result.exercises if v.result else ()) if e.score < e.max_score]
+            console.print(f"  [red]right answer lost points:[/] {v.mutant.exercise}: {v.mutant.name}: "
+                          f"{'; '.join(lost) or v.error}")
+    if right:
+        console.print(f"  right answers in other styles at full marks: {sum(v.holds for v in right)}/{len(right)}")
     for exercise in report.thin_exercises:
         console.print(f"  [red]{exercise}[/] has fewer than {MIN_MUTANTS_PER_EXERCISE} mutants")
     console.print(f"  {report.lesson}: {'[green]VALID[/]' if report.ok else '[red]INVALID[/]'} "
