@@ -30,7 +30,7 @@ def check_notebook(notebook: Path, config: Config, lesson: str | None = None) ->
     for exercise in the_lesson.exercises:
         answer = execution.outcomes.get(f"cell-{cell_index(nb, exercise.id)}")
         test = execution.outcomes.get(f"cell-{cell_index(nb, 'test_' + exercise.id)}")
-        needed = the_lesson.grader.FILES_BY_EXERCISE.get(exercise.id)
+        needed = getattr(the_lesson.grader, "FILES_BY_EXERCISE", {}).get(exercise.id)
         lines.append(_judge_publicly(exercise.id, answer, test, needed if needed and needed not in files else None))
     return the_lesson.name, lines
 
@@ -43,6 +43,8 @@ def _judge_publicly(exercise: str, answer, test, absent_file: str | None) -> Che
         return CheckLine(exercise, "timeout", "the answer cell did not finish in time")
     if ename == "NotImplementedError":
         return CheckLine(exercise, "missing", "not answered yet")
+    if answer.status in ("crashed", "interfered"):
+        return CheckLine(exercise, "error", f"the answer cell was skipped: {answer.message[:200]}")
     if answer.status != "ok":
         return CheckLine(exercise, "error", f"the answer cell raised {ename}: {answer.error.get('evalue', '')[:200]}")
     if test is not None and test.status != "ok":
