@@ -119,7 +119,8 @@ def test_pipe_flags_and_size_do_not_reach_the_next_job(config):
 
 def test_message_queues_and_keyrings_do_not_outlive_a_job(config):
     """Items 5 and 6: a POSIX message queue left by one submission was read by the next; a kernel key
-    outlived grading. Queues are emptied between jobs; keyring calls are refused by seccomp."""
+    outlived grading. Queues are emptied between jobs; keyring calls (and new user namespaces) are
+    refused by seccomp."""
     attack = """
         import ctypes, errno, os
         libc = ctypes.CDLL(None, use_errno=True)
@@ -128,9 +129,11 @@ def test_message_queues_and_keyrings_do_not_outlive_a_job(config):
         print('queue', queue >= 0 and rt.mq_send(queue, b'answers', 7, 0) == 0)
         key = libc.syscall(248, b'user', b'leak', b'answers', 7, -4)  # add_key to the user keyring
         print('key', key, errno.errorcode.get(ctypes.get_errno()))
+        print('userns', libc.unshare(0x10000000), errno.errorcode.get(ctypes.get_errno()))  # CLONE_NEWUSER
     """
     first, box = run(config, attack)
     assert "queue True" in output(first, 0) and "key -1 EPERM" in output(first, 0)
+    assert "userns -1 EPERM" in output(first, 0)
     spy = """
         import ctypes, os
         rt = ctypes.CDLL('librt.so.1', use_errno=True)
