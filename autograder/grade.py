@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-import secrets
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from .notebook import NotebookError, grade_id, lesson_of, read_notebook, restore
 from .pytest_plugin import OutcomeCollector
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import SandboxUnavailableError, bubblewrap_available
+from .seeds import hidden_seed
 from .warm import warm_sandbox
 
 UNSANDBOXED = "none (UNSANDBOXED: student code ran without isolation)"
@@ -148,7 +148,7 @@ def warm_up_judge(lesson: Lesson) -> None:
 def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
     """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
     the_lesson, nb, notes = open_submission(notebook, config, lesson)
-    seed = secrets.randbits(31) if seed is None else seed
+    seed = hidden_seed(config.course_root, the_lesson.name, "") if seed is None else seed
     inputs = the_lesson.grader.hidden_inputs(seed)
     execution, file_notes = run_notebook(the_lesson, nb, notebook, config,
                                          {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises})

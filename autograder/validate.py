@@ -3,6 +3,7 @@ and every right answer written in another style than the reference at full marks
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import tempfile
 import time
@@ -154,7 +155,7 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
             items.append(BatchItem(str(index), build_submission(lesson, mutant, directory), name, seed))
         reruns = []
         for index in range(1, reference_seeds):
-            reruns.append(BatchItem(f"rerun-{index}", items[0].notebook, name, None))
+            reruns.append(BatchItem(f"rerun-{index}", items[0].notebook, name, seed=secrets.randbits(31)))
         items += reruns
         names = ["reference", *(f"{m.exercise}: {m.name}" for m in catalogue),
                  *(f"reference, seed run {i}" for i in range(1, reference_seeds))]
