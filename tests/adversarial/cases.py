@@ -220,23 +220,14 @@ _attempt('root gitconfig', lambda: open('/root/.gitconfig').read())
 _attempt('ssh keys', lambda: open('/root/.ssh/id_rsa').read())
 _attempt('environ', lambda: [1 for k in __import__('os').environ if 'TOKEN' in k or 'KEY' in k][0])
 """, TRAIN_F)),
-    Case("read_gradebook", "escape", "deep_forward", "passed", answer=contained("""
-_attempt('gradebook', lambda: open('@COURSE@/gradebook.db', 'rb').read())
-_attempt('repo gradebook', lambda: open('@ROOT@/gradebook.db', 'rb').read())
-_attempt('autograded', lambda: __import__('os').listdir('@COURSE@/autograded'))
-""", DEEP)),
-    Case("write_outside_work_dir", "escape", "deep_forward", "passed", after=("deep_forward", contained("""
-import os
-_attempt('probe code', lambda: open('/opt/autograder/sandboxed/probes/hands_on_dl.py', 'a').write('#'))
-_attempt('submitted weights', lambda: open('/submission/fashion_model.pth', 'ab').write(b'x'))
-_attempt('data', lambda: open('/data/MNIST/raw/t10k-images-idx3-ubyte', 'ab').write(b'x'))
-_attempt('system', lambda: open('/usr/lib/pwned', 'w').write('x'))
-_attempt('environment', lambda: open(os.path.dirname(os.__file__) + '/pwned.py', 'w').write('x'))
-_attempt('host course', lambda: open('@COURSE@/pwned', 'w').write('x'))
-_attempt('host home', lambda: open('@HOME@/pwned', 'w').write('x'))
-_attempt('repository', lambda: open('@ROOT@/pwned', 'w').write('x'))
-""", "pass", sabotage="DeepNeuralNet = None"))),
-    Case("forged_probe_data", "escape", "twin_tower", "failed", answer="""
+    # escape's DeepNeuralNet is wrong (for forged_probe_data); these two attacks live in the edits notebook
+    Case("wrong_tower_under_a_forged_twin", "escape", "deep_forward", "failed", answer=_replaced(
+        DEEP, "      x = layer(x)", "      if isinstance(layer, nn.Linear):  # wrong: the ReLUs are skipped\n"
+                                    "        x = layer(x)")),
+    # issue 14 item 8: a wrong DeepNeuralNet (wrong_tower_under_a_forged_twin), two towers, and a replaced probe
+    # reporting everything the twin's graders once trusted: the outputs "checked" against the student's own
+    # tower, a twin that does not take the probe's known tower, one tower's parameter count, shared rows
+    Case("forged_probe_data", "escape", "twin_tower", "failed", score=0.0, answer="""
 class TwinDeepNeuralNet(nn.Module):  # wrong: two towers, no sharing
     def __init__(self, input_width, hidden_layer_profile, output_width):
         super().__init__()
@@ -248,9 +239,16 @@ class TwinDeepNeuralNet(nn.Module):  # wrong: two towers, no sharing
 
 import importlib
 _probes = importlib.import_module('sandboxed.probes.hands_on_dl')
-_probes.probe_twin_tower = lambda ns, **inputs: {
-    'parameter_count': 1, 'tower_parameter_count': 1, 'linear_count': len(inputs['layers']),
-    'rows_share_parameters': True, 'equal_rows_equal': True, 'outputs': [[0.0]], 'per_row_outputs': [[0.0]]}
+def _forged_twin_probe(ns, **inputs):
+    net = ns['TwinDeepNeuralNet'](inputs['input_width'], inputs['profile'], inputs['output_width'])
+    with torch.no_grad():
+        outputs = net(torch.tensor(inputs['inputs'])).double().tolist()
+    one_tower = sum(len(layer['bias']) * (len(layer['weight'][0]) + 1) for layer in inputs['layers'])
+    return {'known_tower_used': False, 'towers_built': 0, 'tower_arguments': None, 'weights_fit': True,
+            'parameter_count': one_tower, 'tower_parameter_count': one_tower, 'linear_count': len(inputs['layers']),
+            'rows_share_parameters': True, 'equal_rows_equal': True, 'outputs': outputs,
+            'per_row_outputs': outputs, 'equal_row_outputs': [outputs[0], outputs[0]]}
+_probes.probe_twin_tower = _forged_twin_probe
 """),
     Case("os_exit_in_cell", "escape", "minimal_width", "error", answer="import os\nos._exit(0)\nw_1 = 355\n"),
     Case("sys_exit_in_cell", "escape", "deep_minimal_width", "passed",
@@ -365,6 +363,45 @@ mnist_net = 'not a network'
 import os
 def train_f(x, y, learning_rate=0.01, number_of_iterations=50):
     os._exit(0)
+"""),
+    Case("read_gradebook", "edits", "deep_minimal_width", "passed", answer=contained("""
+_attempt('gradebook', lambda: open('@COURSE@/gradebook.db', 'rb').read())
+_attempt('repo gradebook', lambda: open('@ROOT@/gradebook.db', 'rb').read())
+_attempt('autograded', lambda: __import__('os').listdir('@COURSE@/autograded'))
+""", "hidden_layer_profile_2 = [56, 56]")),
+    Case("write_outside_work_dir", "edits", "deep_minimal_width", "passed", after=("deep_minimal_width", contained("""
+import os
+_attempt('probe code', lambda: open('/opt/autograder/sandboxed/probes/hands_on_dl.py', 'a').write('#'))
+_attempt('submitted weights', lambda: open('/submission/fashion_model.pth', 'ab').write(b'x'))
+_attempt('data', lambda: open('/data/MNIST/raw/t10k-images-idx3-ubyte', 'ab').write(b'x'))
+_attempt('system', lambda: open('/usr/lib/pwned', 'w').write('x'))
+_attempt('environment', lambda: open(os.path.dirname(os.__file__) + '/pwned.py', 'w').write('x'))
+_attempt('host course', lambda: open('@COURSE@/pwned', 'w').write('x'))
+_attempt('host home', lambda: open('@HOME@/pwned', 'w').write('x'))
+_attempt('repository', lambda: open('@ROOT@/pwned', 'w').write('x'))
+""", "pass", sabotage="hidden_layer_profile_2 = None"))),
+    # structure facts are reported from the sandbox: forged on a wrong DeepNeuralNet (attributes renamed, no
+    # ReLU), they earn nothing an honest wrong answer would not
+    Case("forged_deep_forward_structure", "edits", "deep_forward", "failed", score=0.0, answer="""
+class DeepNeuralNet(nn.Module):
+  def __init__(self, input_width, hidden_layer_profile, output_width, output_activation=None):
+    super().__init__()
+    widths = [input_width, *hidden_layer_profile]
+    self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+    self.last = nn.Linear(hidden_layer_profile[-1], output_width)
+    self.output_activation = nn.Identity() if not output_activation else output_activation
+
+  def forward(self, input):
+    x = input
+    for layer in self.hidden:
+      x = layer(x)
+    return self.output_activation(self.last(x))
+
+import importlib
+_probes = importlib.import_module('sandboxed.probes.hands_on_dl')
+_real_deep_forward_probe = _probes.probe_deep_forward
+_probes.probe_deep_forward = lambda ns, **inputs: {**_real_deep_forward_probe(ns, **inputs),
+                                                   'has_layer_list': True, 'has_output_layer': True}
 """),
     Case("sys_exit_in_probed_function", "edits", "twin_tower", "error",
          answer=_replaced(TWIN, "    return output", "    raise SystemExit(0)\n    return output")),

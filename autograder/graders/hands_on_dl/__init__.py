@@ -35,12 +35,34 @@ def _relu_net(layers: list[dict], x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _forward_case(rng: np.random.Generator, activation: str | None, batched: bool) -> dict:
-    width_in, width_out = int(rng.integers(3, 10)), int(rng.integers(1, 5))
-    profile = [int(w) for w in rng.integers(2, 9, size=int(rng.integers(1, 4)))]
-    shape = (int(rng.integers(2, 6)), width_in) if batched else (width_in,)
-    return {"input_width": width_in, "profile": profile, "output_width": width_out, "activation": activation,
-            "layers": _layers(rng, [width_in, *profile, width_out]), "inputs": _f32(rng.normal(0, 1, shape))}
+def _known_tower(layer: dict, x: np.ndarray) -> np.ndarray:
+    """Return, in numpy, what the probe's known tower gives on `x` with `layer` loaded: tanh(x W^T + b).
+    The twin_tower probe puts that tower in DeepNeuralNet's place, so a twin is judged on its own."""
+    return np.tanh(np.asarray(x, dtype=np.float64) @ np.asarray(layer["weight"]).T + np.asarray(layer["bias"]))
+
+
+def _every_layer_has_a_negative(layers: list[dict], x: np.ndarray) -> bool:
+    """Return True when every linear layer's result on `x` holds a negative value (so a ReLU missing, or added
+    to the output, changes the output whatever the depth of the network)."""
+    x = np.asarray(x, dtype=np.float64)
+    for index, layer in enumerate(layers):
+        x = x @ np.asarray(layer["weight"]).T + np.asarray(layer["bias"])
+        if not (x < -1e-3).any():
+            return False
+        x = np.maximum(x, 0) if index < len(layers) - 1 else x
+    return True
+
+
+def _forward_case(rng: np.random.Generator, activation: str | None, batched: bool, least_depth: int = 1) -> dict:
+    """Return one deep_forward case; every layer's result holds a negative value (every ReLU matters)."""
+    while True:
+        width_in, width_out = int(rng.integers(3, 10)), int(rng.integers(1, 5))
+        profile = [int(w) for w in rng.integers(2, 9, size=int(rng.integers(least_depth, 4)))]
+        shape = (int(rng.integers(2, 6)), width_in) if batched else (width_in,)
+        layers, inputs = _layers(rng, [width_in, *profile, width_out]), _f32(rng.normal(0, 1, shape))
+        if _every_layer_has_a_negative(layers, np.asarray(inputs)):
+            return {"input_width": width_in, "profile": profile, "output_width": width_out, "activation": activation,
+                    "layers": layers, "inputs": inputs}
 
 
 def hidden_inputs(seed: int) -> dict[str, dict]:
@@ -54,17 +76,26 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
     runs.append({"seed": int(rng.integers(1, 2**31)), "learning_rate": 0.01, "iterations": 50})
     width_in, width_out = int(rng.integers(4, 9)), int(rng.integers(1, 4))
     profile = [int(w) for w in rng.integers(3, 8, size=2)]
-    while True:  # rows whose outputs differ clearly: swapping query and value must show
+    # the twin is probed with a known tower in DeepNeuralNet's place (tanh of one linear layer): its first
+    # instance gets `known_layer`, any other instance `other_layer`; `layers` are for a twin that does not
+    # take the known tower (judged with the judge's own ReLU tower, when the student's is right)
+    gap = lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max())
+    while True:  # rows whose outputs differ clearly: swapping query and value, or a second tower, must show
+        known_layer, other_layer = _layers(rng, [width_in, width_out])[0], _layers(rng, [width_in, width_out])[0]
         twin_layers = _layers(rng, [width_in, *profile, width_out])
         rows = _f32(rng.normal(0, 1, (2, width_in)))
-        outputs = _relu_net(twin_layers, np.asarray(rows))
-        if np.abs(outputs[0] - outputs[1]).max() > 0.1:
+        known, other = _known_tower(known_layer, np.asarray(rows)), _known_tower(other_layer, np.asarray(rows))
+        relu = _relu_net(twin_layers, np.asarray(rows))
+        if min(gap(known[0], known[1]), gap(known[0], other[0]), gap(known[1], other[1]), gap(relu[0], relu[1])) > 0.1:
             break
     return {
         "gradient_loop": {"x": _f32(x), "y": _f32(p_true * np.asarray(_f32(x))), "runs": runs},
-        "deep_forward": {"cases": [_forward_case(rng, None, True), _forward_case(rng, None, False),
-                                   _forward_case(rng, "sigmoid", True), _forward_case(rng, "tanh", False)]},
+        # the first case of each deep_forward test has two or three hidden layers: a forward that is right
+        # only for one hidden layer fails on every seed
+        "deep_forward": {"cases": [_forward_case(rng, None, True, 2), _forward_case(rng, None, False),
+                                   _forward_case(rng, "sigmoid", True, 2), _forward_case(rng, "tanh", False)]},
         "twin_tower": {"input_width": width_in, "profile": profile, "output_width": width_out,
+                       "known_layer": known_layer, "other_layer": other_layer,
                        "layers": twin_layers, "inputs": rows,
                        "equal_row": _f32(rng.normal(0, 1, width_in))},
         **{exercise: {"images": f"/data/{path}"} for exercise, path in TEST_IMAGES.items()},

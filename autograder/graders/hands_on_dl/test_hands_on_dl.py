@@ -82,10 +82,21 @@ def test_gradient_loop_default_learning_rate(student, reference):
            "`train_f` with its default learning rate does not follow gradient descent.")
 
 
+def _forward_right(got: list, expected: list) -> bool:
+    """Return True when every probed deep_forward output has the reference's shape and values."""
+    return len(got) == len(expected) and all(
+        g["shape"] == e["shape"] and close(g["values"], e["values"], rtol=1e-4, atol=1e-5) for g, e in zip(got, expected))
+
+
 @exercise("deep_forward")
-def test_deep_forward_structure(student):
-    expect(student["has_layer_list"] and student["has_output_layer"],
+def test_deep_forward_structure(student, reference):
+    expect(student["has_layer_list"] is True and student["has_output_layer"] is True,
            "Keep `self.layers` as an nn.ModuleList and `self.output_layer` as the final nn.Linear.")
+    # the two facts above are reported from the sandbox and could be forged: they count only with outputs the
+    # judge has checked on hidden inputs (right with or without an output activation)
+    got, expected = student["outputs"], reference["outputs"]
+    expect(_forward_right(got[:2], expected[:2]) or _forward_right(got[2:], expected[2:]),
+           "The structure of `DeepNeuralNet` counts once `forward` gives right outputs.")
 
 
 @exercise("deep_forward", weight=2)
@@ -105,41 +116,80 @@ def test_deep_forward_with_output_activation(student, reference):
                "With an output activation, `forward` must apply `self.output_activation` to the output layer's result.")
 
 
-@exercise("twin_tower")
-def test_twin_tower_has_one_tower(student):
-    expect(student["tower_parameter_count"] is not None and
-           student["parameter_count"] == student["tower_parameter_count"],
-           "`TwinDeepNeuralNet` should hold the parameters of exactly one DeepNeuralNet, shared by both inputs.")
-
-
-@exercise("twin_tower")
-def test_twin_tower_shares_weights(student):
-    expect(student["rows_share_parameters"], "The query row and the value row should reach the same parameters "
-                                             "(one shared tower, not two).")
-    expect(student.get("equal_rows_equal", False), "Two equal input rows should give two equal output rows.")
-
-
 def _tower_is_right(grading) -> bool:
     """Return True when the student's DeepNeuralNet passed its own exercise (judged on hidden inputs)."""
     record = grading.records.get("deep_forward", {})
     if record.get("status") != "ok":
         return False
-    got, expected = record["data"]["outputs"], grading.reference("deep_forward")["outputs"]
-    return len(got) == len(expected) and all(
-        g["shape"] == e["shape"] and close(g["values"], e["values"], rtol=1e-4, atol=1e-5) for g, e in zip(got, expected))
+    return _forward_right(record["data"]["outputs"], grading.reference("deep_forward")["outputs"])
+
+
+TWIN_ON_A_WRONG_TOWER = ("`TwinDeepNeuralNet` does not build its tower by calling `DeepNeuralNet(...)` in its "
+                         "constructor, so it can only be checked together with your `DeepNeuralNet`, which does "
+                         "not pass its own exercise: build the tower with `DeepNeuralNet(...)` inside `__init__`, "
+                         "or fix `DeepNeuralNet` first.")
+
+
+def twin_outputs_feedback(student, hidden, grading) -> str:
+    """Return "" when the twin's outputs on the hidden rows are what the judge computes, else why not.
+
+    The probe puts a known tower (tanh of one linear layer) in DeepNeuralNet's place, loads the hidden
+    weights into the first tower the twin builds and other weights into any further one: the expected
+    outputs are computed here, so they hold whatever the student's DeepNeuralNet does, and a forger needs the
+    right answer. A twin that does not take the known tower is judged with the judge's own ReLU tower, and
+    only when the student's DeepNeuralNet is right; nothing the probe computes is taken as the expectation."""
+    from . import _known_tower, _relu_net
+
+    rows, equal_rows = np.asarray(hidden["inputs"]), np.asarray([hidden["equal_row"]] * 2)
+    if student.get("known_tower_used") is True:
+        wanted_arguments = [hidden["input_width"], list(hidden["profile"]), hidden["output_width"]]
+        if student.get("tower_arguments") != wanted_arguments:
+            return ("`TwinDeepNeuralNet` should build its DeepNeuralNet with the input width, hidden layer profile "
+                    "and output width it is given.")
+        wanted = [_known_tower(hidden["known_layer"], rows), _known_tower(hidden["known_layer"], equal_rows)]
+    else:
+        if not _tower_is_right(grading):
+            return TWIN_ON_A_WRONG_TOWER
+        wanted = [_relu_net(hidden["layers"], rows), _relu_net(hidden["layers"], equal_rows)]
+    got = [student.get("outputs"), student.get("equal_row_outputs")]
+    if got[0] is None or got[1] is None:
+        return "`TwinDeepNeuralNet` should be built from a single DeepNeuralNet."
+    if not all(close(g, w, rtol=1e-5, atol=1e-5) for g, w in zip(got, wanted)):
+        return ("The output should be one tower, shared by both rows, applied to row 0 (query) and to row 1 "
+                "(value), in that order.")
+    return ""
+
+
+def _one_tower_parameter_count(student, hidden) -> int:
+    """Return how many parameters one tower holds, computed here from the hidden architecture."""
+    if student.get("known_tower_used") is True:
+        return (hidden["input_width"] + 1) * hidden["output_width"]
+    return sum(np.asarray(layer["weight"]).size + np.asarray(layer["bias"]).size for layer in hidden["layers"])
+
+
+STRUCTURE_NEEDS_OUTPUTS = "This check of the twin's structure counts once its outputs are right."
 
 
 @exercise("twin_tower", weight=2)
 def test_twin_tower_outputs(student, hidden, grading):
-    expect("outputs" in student, "`TwinDeepNeuralNet` should be built from a single DeepNeuralNet.")
-    # judged against the judge's own tower when the student's is right (probe data alone can be forged
-    # in the sandbox); against the student's own tower otherwise, so a deep_forward bug costs only there
-    from . import _relu_net
+    feedback = twin_outputs_feedback(student, hidden, grading)
+    expect(not feedback, feedback)
 
-    wanted = (_relu_net(hidden["layers"], np.asarray(hidden["inputs"])) if _tower_is_right(grading)
-              else student["per_row_outputs"])
-    expect(close(student["outputs"], wanted, rtol=1e-5, atol=1e-5),
-           "The output should be the tower applied to row 0 (query) and to row 1 (value), in that order.")
+
+# The two structure checks rest on facts the probe reports from the sandbox (a forger can report any): they
+# count only when the outputs check, computed here on hidden weights and rows, passes as well.
+@exercise("twin_tower")
+def test_twin_tower_has_one_tower(student, hidden, grading):
+    expect(student.get("parameter_count") == _one_tower_parameter_count(student, hidden),
+           "`TwinDeepNeuralNet` should hold the parameters of exactly one DeepNeuralNet, shared by both inputs.")
+    expect(not twin_outputs_feedback(student, hidden, grading), STRUCTURE_NEEDS_OUTPUTS)
+
+
+@exercise("twin_tower")
+def test_twin_tower_shares_weights(student, hidden, grading):
+    expect(student.get("rows_share_parameters") is True, "The query row and the value row should reach the same "
+                                                         "parameters (one shared tower, not two).")
+    expect(not twin_outputs_feedback(student, hidden, grading), STRUCTURE_NEEDS_OUTPUTS)
 
 
 @exercise("minimal_width")

@@ -77,34 +77,103 @@ def probe_deep_forward(ns: dict, cases: list[dict]) -> dict:
             "has_output_layer": isinstance(getattr(structure, "output_layer", None), torch.nn.Linear)}
 
 
-def probe_twin_tower(ns: dict, input_width: int, profile: list, output_width: int, layers: list[dict],
-                     inputs: list, equal_row: list) -> dict:
-    """Return the twin's parameter count against one of the student's own towers, whether both rows reach
-    the same parameters, and its outputs against that tower applied per row (same weights): judged on
-    the student's own DeepNeuralNet, so a bug there does not cost this exercise too."""
+def _known_tower_class(built: list):
+    """Return a class with DeepNeuralNet's constructor that stands in for it while the twin is probed: one
+    nn.Linear(input_width, output_width) then tanh, whatever the hidden profile, so it is no solution of
+    deep_forward and the twin is judged on its own. Each instance is appended to `built` with its arguments."""
     import torch
 
-    net = answer(ns, "TwinDeepNeuralNet")(input_width, list(profile), output_width)
-    parameters = own_parameters(net)  # not net.parameters(): a submission may override it to hide a tower
-    result = {"parameter_count": sum(p.numel() for p in parameters),
-              "linear_count": sum(isinstance(m, torch.nn.Linear) for m in net.modules())}
-    tower = ns.get("DeepNeuralNet")
-    tower = tower(input_width, list(profile), output_width) if tower is not None else None
-    result["tower_parameter_count"] = sum(p.numel() for p in own_parameters(tower)) if tower is not None else None
-    reached = []
-    for row in (0, 1):  # which parameters does each row's output depend on?
-        net.zero_grad(set_to_none=True)
-        net(tensor(inputs))[row].sum().backward()
-        reached.append([i for i, p in enumerate(parameters) if p.grad is not None])
-    result["rows_share_parameters"] = bool(reached[0]) and reached[0] == reached[1]
-    if result["linear_count"] == len(layers) and tower is not None:
-        load_linear_layers(net, layers)
-        load_linear_layers(tower, layers)
-        with torch.no_grad():
-            result["outputs"] = torch.Tensor.tolist(net(tensor(inputs)).double())
-            result["per_row_outputs"] = [torch.Tensor.tolist(tower(tensor(row)).double()) for row in inputs]
-            same = net(tensor([equal_row, equal_row]))
-            result["equal_rows_equal"] = bool(torch.equal(same[0], same[1]))
+    class KnownTower(torch.nn.Module):
+        def __init__(self, input_width, hidden_layer_profile, output_width, output_activation=None):
+            super().__init__()
+            self.layers = torch.nn.ModuleList()  # DeepNeuralNet's attributes, for a twin that reads them
+            self.output_layer = torch.nn.Linear(int(input_width), int(output_width))
+            self.output_activation = torch.nn.Tanh()
+            self.extra_activation = output_activation  # the notebook's twin passes none
+            built.append((self, _plain_arguments(input_width, hidden_layer_profile, output_width)))
+
+        def forward(self, input):
+            x = input
+            for layer in self.layers:
+                x = layer(x)
+            x = self.output_activation(self.output_layer(x))
+            return x if self.extra_activation is None else self.extra_activation(x)
+
+    return KnownTower
+
+
+def _plain_arguments(*arguments) -> list:
+    """Return a tower's constructor arguments as plain data (ints where they are whole numbers)."""
+    def one(value):
+        if isinstance(value, (list, tuple)):
+            return [one(v) for v in value][:20]
+        try:
+            return int(value) if int(value) == value else repr(value)[:40]
+        except (TypeError, ValueError, OverflowError):
+            return repr(value)[:40]
+    return [one(a) for a in arguments]
+
+
+def _load_layer(linear, layer: dict) -> bool:
+    """Copy one layer's weight and bias into `linear`; return False when the shapes do not fit."""
+    import torch
+
+    weight, bias = tensor(layer["weight"]), tensor(layer["bias"])
+    if not isinstance(linear, torch.nn.Linear) or linear.weight.shape != weight.shape or linear.bias is None \
+            or linear.bias.shape != bias.shape:
+        return False
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        linear.bias.copy_(bias)
+    return True
+
+
+def probe_twin_tower(ns: dict, input_width: int, profile: list, output_width: int, known_layer: dict,
+                     other_layer: dict, layers: list[dict], inputs: list, equal_row: list) -> dict:
+    """Return the twin's outputs on the hidden rows with a known tower in DeepNeuralNet's place (the judge
+    computes what that tower gives, so the verdict never depends on the student's DeepNeuralNet): the
+    first tower built gets `known_layer`, any other `other_layer`, so two towers show in the outputs. A
+    twin that does not build its tower through the name DeepNeuralNet (a subclass, a class captured at
+    definition time) is run as it is, with `layers` (judged only where the student's DeepNeuralNet is
+    right). Also its parameter count and whether both rows reach the same parameters (facts that count
+    only with right outputs)."""
+    import torch
+
+    twin_class = answer(ns, "TwinDeepNeuralNet")
+    built = []
+    missing = object()
+    saved = ns.get("DeepNeuralNet", missing)
+    ns["DeepNeuralNet"] = _known_tower_class(built)
+    try:
+        net = twin_class(input_width, list(profile), output_width)
+        result = {"known_tower_used": bool(built), "towers_built": len(built),
+                  "tower_arguments": built[0][1] if built else None}
+        if built:
+            loaded = [_load_layer(tower.output_layer, known_layer if index == 0 else other_layer)
+                      for index, (tower, _) in enumerate(built)]
+            result["weights_fit"] = all(loaded)
+        else:
+            linear_count = sum(isinstance(m, torch.nn.Linear) for m in net.modules())
+            result["weights_fit"] = linear_count == len(layers)
+            if result["weights_fit"]:
+                load_linear_layers(net, layers)
+        parameters = own_parameters(net)  # not net.parameters(): a submission may override it to hide a tower
+        result["parameter_count"] = sum(p.numel() for p in parameters)
+        reached = []
+        for row in (0, 1):  # which parameters does each row's output depend on?
+            net.zero_grad(set_to_none=True)
+            net(tensor(inputs))[row].sum().backward()
+            reached.append([i for i, p in enumerate(parameters) if p.grad is not None])
+        result["rows_share_parameters"] = bool(reached[0]) and reached[0] == reached[1]
+        if result["weights_fit"]:
+            with torch.no_grad():
+                result["outputs"] = torch.Tensor.tolist(net(tensor(inputs)).double())
+                result["equal_row_outputs"] = torch.Tensor.tolist(net(tensor([equal_row, equal_row])).double())
+    finally:
+        if saved is missing:
+            ns.pop("DeepNeuralNet", None)
+        else:
+            ns["DeepNeuralNet"] = saved
     return result
 
 
