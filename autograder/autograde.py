@@ -2,7 +2,8 @@
 
 State per submission lives in autograded/<student>/<lesson>/result.json, written atomically after the
 grade and before the gradebook; a run after `kill -9` re-grades only submissions without a current
-result, and re-syncs the gradebook from results it finds there. Only this process writes gradebook.db."""
+result, and re-syncs the gradebook from results it finds there. Only this process writes gradebook.db.
+One student's record that cannot be read (graded again) or stored (reported) never stops the others."""
 from __future__ import annotations
 
 import hashlib
@@ -18,6 +19,7 @@ from .config import Config
 from .course import get_lesson
 from .gradebook import record_submission, recorded_scores
 from .results import SubmissionResult
+from .text import safe_text
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class ClassOutcome:
     """What autograde did with one submission this run."""
 
     student: str
-    action: str  # graded | skipped (already graded) | resynced | not graded
+    action: str  # graded | skipped (already graded) | resynced | not graded | not recorded (gradebook write failed)
     result: SubmissionResult | None
     error: str = ""
 
@@ -79,22 +81,63 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def load_state(config: Config, lesson: str, student: str) -> dict | None:
-    """Return the stored grade record of a submission, or None."""
-    path = result_path(config, lesson, student)
+@dataclass(frozen=True)
+class StoredGrade:
+    """A submission's grade record (autograded/<student>/<lesson>/result.json) as read back."""
+
+    student: str
+    fingerprint: str  # "" when the record could not be read: the submission is graded again
+    result: SubmissionResult | None
+    error: str = ""
+
+
+def _read_state(path: Path) -> StoredGrade:
+    """Return the record in `path`; one that cannot be read says why, as its error."""
+    student = path.parent.parent.name
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+        state = json.loads(path.read_text())
+        result = SubmissionResult.from_json(state["result"]) if state.get("result") else None
+        return StoredGrade(student, str(state["fingerprint"]), result, safe_text(state.get("error") or ""))
+    except (OSError, ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+        return StoredGrade(student, "", None, f"its stored grade could not be read ({type(exc).__name__})")
 
 
-def _gradebook_matches(config: Config, lesson: str, student: str, state: dict) -> bool:
+def load_state(config: Config, lesson: str, student: str) -> StoredGrade | None:
+    """Return the stored grade record of a submission, or None when there is none."""
+    path = result_path(config, lesson, student)
+    return _read_state(path) if path.exists() else None
+
+
+def stored_grades(config: Config, lesson: str) -> dict[str, StoredGrade]:
+    """Return every stored grade record of a lesson by student, readable or not."""
+    paths = sorted((config.course_root / "autograded").glob(f"*/{lesson}/result.json"))
+    return {grade.student: grade for grade in map(_read_state, paths)}
+
+
+def _gradebook_matches(config: Config, lesson: str, student: str, result: SubmissionResult | None) -> bool:
     stored = recorded_scores(config.course_root, lesson, student)
     if stored is None:
         return False
-    wanted = {f"test_{e['id']}": e["score"] for e in state["result"]["exercises"]} if state.get("result") else {}
+    wanted = {f"test_{e.exercise}": e.score for e in result.exercises} if result else {}
     # a row nbgrader created before a crash has no auto_score yet (None): not a match
     return all(stored.get(k) is not None and abs(stored[k] - v) < 1e-9 for k, v in wanted.items())
+
+
+def _settle(config: Config, lesson: str, student: str, result: SubmissionResult | None, error: str,
+            state: dict | None = None) -> ClassOutcome:
+    """Return a grade's outcome after storing it where it is missing: a new grade's record (`state`), then
+    the gradebook unless it holds the grade already. A write that fails is this student's outcome ("not
+    recorded", with the reason), never the class's."""
+    try:
+        if state is not None:
+            _write_atomically(result_path(config, lesson, student), json.dumps(state, indent=1))
+        elif _gradebook_matches(config, lesson, student, result):
+            return ClassOutcome(student, "skipped", result, error)
+        record_submission(config.course_root, lesson, student, result, error)
+    except Exception as exc:  # sqlite, nbgrader, the disk: whatever this student's data trips on
+        return ClassOutcome(student, "not recorded", None,
+                            f"graded, but the grade could not be stored: {type(exc).__name__}: {safe_text(exc, 300)}")
+    return ClassOutcome(student, "graded" if state is not None else "resynced", result, error)
 
 
 def autograde(config: Config, lesson: str, students: list[str] | None = None, workers: int | None = None,
@@ -110,14 +153,9 @@ def autograde(config: Config, lesson: str, students: list[str] | None = None, wo
     pending: list[BatchItem] = []
     by_student = {s.student: s for s in submissions}
     for submission in submissions:
-        state = load_state(config, lesson, submission.student)
-        if not force and state and state.get("fingerprint") == submission.fingerprint:
-            result = SubmissionResult.from_json(state["result"]) if state.get("result") else None
-            if _gradebook_matches(config, lesson, submission.student, state):
-                outcomes[submission.student] = ClassOutcome(submission.student, "skipped", result, state.get("error", ""))
-            else:  # graded before a crash, gradebook not yet written: write it, do not grade again
-                record_submission(config.course_root, lesson, submission.student, result, state.get("error", ""))
-                outcomes[submission.student] = ClassOutcome(submission.student, "resynced", result, state.get("error", ""))
+        stored = None if force else load_state(config, lesson, submission.student)
+        if stored and stored.fingerprint == submission.fingerprint:  # graded already: re-sync the gradebook
+            outcomes[submission.student] = _settle(config, lesson, submission.student, stored.result, stored.error)
             continue
         executed = config.course_root / "autograded" / submission.student / lesson / f"{lesson}.ipynb"
         pending.append(BatchItem(submission.student, submission.notebook, lesson,
@@ -126,16 +164,13 @@ def autograde(config: Config, lesson: str, students: list[str] | None = None, wo
         on_event(f"{len(pending)} to grade, {len(outcomes)} already graded", None)
 
     def finish(outcome: BatchOutcome) -> None:
-        submission = by_student[outcome.key]
-        state = {"student": outcome.key, "lesson": lesson, "fingerprint": submission.fingerprint,
-                 "run_seed": run_seed, "result": outcome.result.to_json() if outcome.result else None,
-                 "error": outcome.error, "internal": outcome.internal}
         if outcome.internal:  # our failure: leave it pending for the next run, never a student's zero
             done = ClassOutcome(outcome.key, "not graded", None, outcome.error)
         else:
-            _write_atomically(result_path(config, lesson, outcome.key), json.dumps(state, indent=1))
-            record_submission(config.course_root, lesson, outcome.key, outcome.result, outcome.error)
-            done = ClassOutcome(outcome.key, "graded", outcome.result, outcome.error)
+            state = {"student": outcome.key, "lesson": lesson, "fingerprint": by_student[outcome.key].fingerprint,
+                     "run_seed": run_seed, "result": outcome.result.to_json() if outcome.result else None,
+                     "error": safe_text(outcome.error), "internal": outcome.internal}
+            done = _settle(config, lesson, outcome.key, outcome.result, outcome.error, state)
         outcomes[outcome.key] = done
         if on_event:
             on_event("done", done)

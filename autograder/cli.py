@@ -9,8 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .results import SubmissionResult
+from .text import safe_text
 
 console = Console(stderr=False)
 errors = Console(stderr=True)
@@ -26,15 +28,28 @@ class ExitCode(IntEnum):
 STATUS_STYLE = {"passed": "green", "failed": "yellow", "error": "red", "timeout": "magenta", "missing": "dim"}
 
 
-def result_table(result: SubmissionResult, title: str) -> Table:
+def plain(value: object, style: str = "") -> Text:
+    """Return text that may come from a student (messages, names, file names) for rich: made safe, and
+    never read as markup."""
+    return Text(safe_text(value), style=style)
+
+
+def say(where: Console, label: str, style: str, value: object) -> None:
+    """Print one line: a styled label, then text that may come from a student."""
+    where.print(Text.assemble((label, style), plain(value)), highlight=False, soft_wrap=True)
+
+
+def result_table(result: SubmissionResult, title: str | Text) -> Table:
     """Return a rich table of one submission's per-exercise grades."""
     table = Table(title=title, title_justify="left")
     for column, justify in (("exercise", "left"), ("score", "right"), ("status", "left"), ("feedback", "left")):
         table.add_column(column, justify=justify, overflow="fold")
     for e in result.exercises:
-        table.add_row(e.exercise, f"{e.score:g}/{e.max_score:g}", f"[{STATUS_STYLE[e.outcome]}]{e.outcome}[/]", e.feedback)
+        table.add_row(plain(e.exercise), f"{e.score:g}/{e.max_score:g}", plain(e.outcome, STATUS_STYLE[e.outcome]),
+                      plain(e.feedback))
     table.add_section()
-    table.add_row("total", f"{result.score:g}/{result.max_score:g}", "", f"seed {result.seed}, sandbox: {result.sandbox}")
+    table.add_row("total", f"{result.score:g}/{result.max_score:g}", "",
+                  plain(f"seed {result.seed}, sandbox: {result.sandbox}"))
     return table
 
 
@@ -43,13 +58,13 @@ def cmd_grade(args: argparse.Namespace) -> ExitCode:
     from .grade import grade_submission
 
     config = load_config().with_limits(notebook_timeout=args.timeout, cell_timeout=args.cell_timeout)
-    with console.status(f"grading {args.submission.name} in the sandbox…"):
+    with console.status(plain(f"grading {args.submission.name} in the sandbox…")):
         result = grade_submission(args.submission, config, lesson=args.lesson, seed=args.seed)
-    console.print(result_table(result, f"{args.submission.name} ({result.lesson})"))
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    if args.json:
+    if args.json:  # first: whatever happens to the terminal, the grade is kept
         Path(args.json).write_text(result.dumps() + "\n")
+    console.print(result_table(result, plain(f"{args.submission.name} ({result.lesson})")))
+    for note in result.notes:
+        say(console, "note: ", "yellow", note)
     return ExitCode.OK
 
 
@@ -120,13 +135,14 @@ def cmd_collect(args: argparse.Namespace) -> ExitCode:
     table = Table(title=f"collected {lesson.name} into submitted/", title_justify="left")
     table.add_column("student"), table.add_column("files")
     for student, files in report.imported.items():
-        table.add_row(student, ", ".join(files))
+        table.add_row(plain(student), plain(", ".join(files)))
     console.print(table)
     for title, lines in (("duplicates", report.duplicates), ("unreadable (imported anyway)", report.unreadable),
+                         ("refused (not imported)", report.refused),
                          ("unknown students (imported anyway)", report.unknown_students),
                          ("files not matched (ignored)", report.unmatched)):
         for line in lines:
-            console.print(f"[yellow]{title}:[/] {line}")
+            say(console, f"{title}: ", "yellow", line)
     return ExitCode.OK
 
 
@@ -147,11 +163,11 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
             if outcome is None:
                 pending = int(event.split()[0])
                 progress.update(task, total=pending)
-                progress.console.print(event)
+                progress.console.print(plain(event))
             else:
                 progress.advance(task)
                 score = f"{outcome.result.score:g}/{outcome.result.max_score:g}" if outcome.result else outcome.error
-                progress.console.print(f"  {outcome.student}: {outcome.action} {score}")
+                progress.console.print(plain(f"  {outcome.student}: {outcome.action} {score}"))
 
         outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed,
                              scheduler=args.scheduler or args.dask, on_event=on_event)
@@ -161,11 +177,11 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
     for o in outcomes:
         passed = [e.exercise for e in o.result.exercises if e.outcome == "passed"] if o.result else []
         others = [f"{e.exercise} ({e.outcome})" for e in o.result.exercises if e.outcome != "passed"] if o.result else []
-        table.add_row(o.student, o.action, f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "-",
-                      str(len(passed)), ", ".join(others) or (o.error if not o.result else "-"))
+        table.add_row(plain(o.student), o.action, f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "-",
+                      str(len(passed)), plain(", ".join(others) or (o.error if not o.result else "-")))
     console.print(table)
     console.print(f"gradebook: {config.course_root / 'gradebook.db'}; executed notebooks: autograded/")
-    return ExitCode.FAILED if any(o.action == "not graded" for o in outcomes) else ExitCode.OK
+    return ExitCode.FAILED if any(o.action in ("not graded", "not recorded") for o in outcomes) else ExitCode.OK
 
 
 def cmd_feedback(args: argparse.Namespace) -> ExitCode:
@@ -191,13 +207,13 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     from .check import check_notebook
     from .config import load_config
 
-    with console.status(f"running {args.notebook.name} in the sandbox (public checks only) …"):
+    with console.status(plain(f"running {args.notebook.name} in the sandbox (public checks only) …")):
         lesson, lines = check_notebook(args.notebook, load_config(), args.lesson)
-    table = Table(title=f"{args.notebook.name} ({lesson}): public checks", title_justify="left")
+    table = Table(title=plain(f"{args.notebook.name} ({lesson}): public checks"), title_justify="left")
     table.add_column("exercise"), table.add_column("status"), table.add_column("what to do")
     style = {"ok": "green", "failing": "yellow", "missing": "dim", "error": "red", "timeout": "magenta"}
     for line in lines:
-        table.add_row(line.exercise, f"[{style[line.status]}]{line.status}[/]", line.message)
+        table.add_row(plain(line.exercise), plain(line.status, style[line.status]), plain(line.message))
     console.print(table)
     console.print("Hidden graders decide the grade; passing the public checks is necessary, not sufficient.")
     return ExitCode.OK if all(line.status == "ok" for line in lines) else ExitCode.FAILED
@@ -298,13 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (NotebookError, UnknownLessonError, CollectError) as exc:
-        errors.print(f"autograder: cannot grade: {exc}", highlight=False, soft_wrap=True)
+        say(errors, "autograder: cannot grade: ", "", exc)
         return ExitCode.USAGE
     except ReleaseError as exc:
-        errors.print(f"autograder: {exc}", highlight=False, soft_wrap=True)
+        say(errors, "autograder: ", "", exc)
         return ExitCode.FAILED
     except (SandboxUnavailableError, GraderError) as exc:
-        errors.print(f"autograder: internal error: {exc}", highlight=False, soft_wrap=True)
+        say(errors, "autograder: internal error: ", "", exc)
         return ExitCode.INTERNAL
     except KeyboardInterrupt:
         errors.print("autograder: interrupted")

@@ -12,6 +12,7 @@ import nbformat
 from rich.console import Console
 from rich.table import Table
 
+from .cli import plain
 from .config import Config, load_config
 from .course import Lesson, get_lesson
 from .democlass import make_course
@@ -84,11 +85,11 @@ def class_table(outcomes, stories: dict[str, str], exercises: list[str]) -> Tabl
     for outcome in outcomes:
         result = outcome.result
         if result is None:
-            table.add_row(outcome.student, *[""] * len(exercises), "-")
+            table.add_row(plain(outcome.student), *[""] * len(exercises), "-")
             continue
-        cells = [f"[{'green' if e.outcome == 'passed' else 'yellow' if e.score else 'red'}]{e.score:g}{SHORT[e.outcome]}[/]"
-                 for e in result.exercises]
-        table.add_row(outcome.student, *cells, f"{result.score:g}")
+        cells = [plain(f"{e.score:g}{SHORT[e.outcome]}",
+                       "green" if e.outcome == "passed" else "yellow" if e.score else "red") for e in result.exercises]
+        table.add_row(plain(outcome.student), *cells, f"{result.score:g}")
     table.caption = ("exercises: " + ", ".join(f"{n} {x}" for n, x in enumerate(exercises, 1))
                      + ". F failed, E error, T timeout, M missing")
     return table
@@ -113,12 +114,12 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
                   f"unreadable: {len(report.unreadable)}, duplicates: {len(report.duplicates)}")
     console.print("[bold]3. autograding[/] in the sandbox …")
     outcomes = autograde(config, DEMO_LESSON, workers=workers, limits={"cell_timeout": 20}, on_event=lambda e, o: console.print(
-        f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
-        else f"   {o.student}: not graded ({o.error})" if o else f"   {e}"))
+        plain(f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
+              else f"   {o.student}: not graded ({o.error})" if o else f"   {e}")))
     console.print(class_table(outcomes, stories, [e.id for e in lesson.exercises]))
     for outcome in outcomes:
-        console.print(f"   {outcome.student}: {stories[outcome.student]}"
-                      + (f" -> not graded: {outcome.error}" if outcome.result is None else ""), highlight=False)
+        console.print(plain(f"   {outcome.student}: {stories[outcome.student]}"
+                            + (f" -> not graded: {outcome.error}" if outcome.result is None else "")))
     pages = write_feedback(config, DEMO_LESSON)
     paths = write_report(config, DEMO_LESSON)
     console.print(f"[bold]4. feedback[/]: {len(pages)} pages under {course / 'feedback'}")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
+from .autograde import StoredGrade, stored_grades
 from .config import Config
+from .text import safe_text
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -19,31 +20,30 @@ td,th{{border:1px solid #ccc;padding:.4em;text-align:left;vertical-align:top}}.p
 """
 
 
-def render_feedback(student: str, state: dict) -> str:
+def render_feedback(student: str, lesson: str, grade: StoredGrade) -> str:
     """Return the feedback page for one graded (or ungradable) submission."""
-    title = html.escape(f"{state['lesson']}: feedback for {student}")
-    result = state.get("result")
-    if not result:
+    title = html.escape(safe_text(f"{lesson}: feedback for {student}"))
+    result = grade.result
+    if result is None:
         return PAGE.format(title=title, score=0, max_score=0, rows="",
-                           notes=f"<p>Your submission could not be graded: {html.escape(state.get('error', ''))}</p>")
+                           notes=f"<p>Your submission could not be graded: {html.escape(grade.error)}</p>")
     rows = "\n".join(
-        f"<tr><td>{html.escape(e['id'])}</td><td>{e['score']:g} / {e['max_score']:g}</td>"
-        f"<td class=\"{html.escape(e['status'])}\">{html.escape(e['status'])}</td><td>{html.escape(e['feedback'])}</td></tr>"
-        for e in result["exercises"])
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.get("notes", []))
-    return PAGE.format(title=title, score=result["score"], max_score=result["max_score"], rows=rows,
+        f"<tr><td>{html.escape(e.exercise)}</td><td>{e.score:g} / {e.max_score:g}</td>"
+        f"<td class=\"{e.outcome}\">{e.outcome}</td><td>{html.escape(e.feedback)}</td></tr>"
+        for e in result.exercises)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    return PAGE.format(title=title, score=result.score, max_score=result.max_score, rows=rows,
                        notes=f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
 
 
 def write_feedback(config: Config, lesson: str, students: list[str] | None = None) -> list[Path]:
     """Write feedback/<student>/<lesson>/<lesson>.html for every graded submission; return the paths."""
     written = []
-    for state_file in sorted((config.course_root / "autograded").glob(f"*/{lesson}/result.json")):
-        student = state_file.parent.parent.name
+    for student, grade in stored_grades(config, lesson).items():
         if students and student not in students:
             continue
         target = config.course_root / "feedback" / student / lesson / f"{lesson}.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_feedback(student, json.loads(state_file.read_text())))
+        target.write_text(render_feedback(student, lesson, grade), encoding="utf-8")
         written.append(target)
     return written

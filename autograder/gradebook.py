@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import ensure_tools_on_path
 from .results import SubmissionResult
+from .text import safe_text
 
 
 def db_url(course_root: Path) -> str:
@@ -61,8 +62,8 @@ def record_submission(course_root: Path, lesson: str, student: str, result: Subm
         for cell in assignment.notebooks[0].solution_cells:
             comment = gradebook.find_comment(cell.name, notebook, lesson, student)
             exercise = scores.get(cell.name)
-            comment.auto_comment = (f"{exercise.outcome}: {exercise.feedback}" if exercise
-                                    else f"not graded: {reason}")
+            comment.auto_comment = safe_text(f"{exercise.outcome}: {exercise.feedback}" if exercise
+                                             else f"not graded: {reason}")
         gradebook.db.commit()
 
 

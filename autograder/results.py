@@ -1,9 +1,15 @@
-"""Grades as data: what one exercise and one submission earned, and why."""
+"""Grades as data: what one exercise and one submission earned, and why.
+
+Their text fields may hold student text (error messages, output): they are made safe (`safe_text`) when a
+result is built, so every reader (rich, sqlite, HTML, JSON) gets valid, printable text, also from
+result.json files written by older versions."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .text import safe_text
 
 Outcome = Literal["passed", "failed", "error", "timeout", "missing"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "timeout", "missing")
@@ -20,6 +26,11 @@ class ExerciseResult:
     feedback: str = ""  # for the student: never hidden inputs, expected values or grader internals
     detail: str = ""  # for the instructor: which checks failed, sandbox status
 
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES or not all(isinstance(x, (int, float)) for x in (self.score, self.max_score)):
+            raise ValueError(f"not a grade: {self.outcome!r}, {self.score!r} of {self.max_score!r}")
+        _make_text_safe(self, "exercise", "feedback", "detail")
+
 
 @dataclass(frozen=True)
 class SubmissionResult:
@@ -31,6 +42,10 @@ class SubmissionResult:
     sandbox: str = "bubblewrap"  # or "none (UNSANDBOXED)" when the fallback ran
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # submission-level remarks (missing files, skipped cells)
+
+    def __post_init__(self) -> None:
+        _make_text_safe(self, "lesson", "sandbox")
+        object.__setattr__(self, "notes", tuple(safe_text(note) for note in self.notes))
 
     @property
     def score(self) -> float:
@@ -62,17 +77,26 @@ class SubmissionResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "SubmissionResult":
-        """Return the result read back from `to_json` output."""
+        """Return the result read back from `to_json` output (KeyError, TypeError or ValueError when
+        `data` is not such output)."""
         details = data.get("details", {})
         exercises = tuple(
             ExerciseResult(e["id"], e["status"], e["score"], e["max_score"], e["feedback"],
                            details.get(e["id"], ""))
             for e in data["exercises"]
         )
-        return cls(data["lesson"], exercises, data["seed"], data.get("sandbox", "bubblewrap"),
-                   data.get("timings", {}), tuple(data.get("notes", ())))
+        timings = dict(data.get("timings", {}))
+        if not all(isinstance(v, (int, float)) for v in timings.values()):
+            raise ValueError(f"timings are not numbers: {timings!r}")
+        return cls(data["lesson"], exercises, int(data["seed"]), data.get("sandbox", "bubblewrap"),
+                   timings, tuple(data.get("notes", ())))
 
     def dumps(self) -> str:
         """Return the JSON text of the result, byte-stable for the same grade."""
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
+
+def _make_text_safe(result: object, *names: str) -> None:
+    """Replace the named text fields of a frozen result by their `safe_text`."""
+    for name in names:
+        object.__setattr__(result, name, safe_text(getattr(result, name)))
