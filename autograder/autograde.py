@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .batch import BatchItem, BatchOutcome, grade_many
@@ -19,6 +18,7 @@ from .config import Config
 from .course import get_lesson
 from .gradebook import record_submission, recorded_scores
 from .results import SubmissionResult
+from .seeds import graders_fingerprint, hidden_seed
 from .text import safe_text
 
 
@@ -40,6 +40,38 @@ class ClassOutcome:
     action: str  # graded | skipped (already graded) | resynced | not graded | not recorded (gradebook write failed)
     result: SubmissionResult | None
     error: str = ""
+    previous: SubmissionResult | None = None  # the grade before this run, where it was graded again
+    why: str = ""  # why it was graded: first grade | submission changed | graders changed | forced
+
+
+@dataclass(frozen=True)
+class GradeChange:
+    """One exercise of one student whose score moved in a run, and why."""
+
+    student: str
+    exercise: str
+    old: float | None  # None: no grade before
+    new: float | None  # None: not graded now
+    why: str
+
+
+def grade_changes(outcomes: list[ClassOutcome]) -> list[GradeChange]:
+    """Return every (student, exercise) whose score this run differs from the one stored before it (a
+    student graded for the first time: one change, of the total)."""
+    changes = []
+    for outcome in outcomes:
+        if not outcome.why:
+            continue
+        if outcome.previous is None:  # a first grade is one line: its total
+            changes.append(GradeChange(outcome.student, "(total)", None, outcome.result.score if outcome.result else None,
+                                       outcome.why))
+            continue
+        old = {e.exercise: e.score for e in outcome.previous.exercises} if outcome.previous else {}
+        new = {e.exercise: e.score for e in outcome.result.exercises} if outcome.result else {}
+        for exercise in dict.fromkeys([*new, *old]):
+            if old.get(exercise) != new.get(exercise):
+                changes.append(GradeChange(outcome.student, exercise, old.get(exercise), new.get(exercise), outcome.why))
+    return changes
 
 
 def result_path(config: Config, lesson: str, student: str) -> Path:
@@ -70,7 +102,7 @@ def find_submissions(config: Config, lesson: str, students: list[str] | None = N
 
 
 def student_seed(run_seed: int, student: str) -> int:
-    """Return the hidden-input seed of one student in a run (different per student, reproducible)."""
+    """Return the hidden-input seed of one student in a run given with --seed (reproduces that run)."""
     return int.from_bytes(hashlib.sha256(f"{run_seed}:{student}".encode()).digest()[:4], "big") >> 1
 
 
@@ -89,6 +121,7 @@ class StoredGrade:
     fingerprint: str  # "" when the record could not be read: the submission is graded again
     result: SubmissionResult | None
     error: str = ""
+    graders: str = ""  # what judged it (seeds.graders_fingerprint); "" in records from before it was kept
 
 
 def _read_state(path: Path) -> StoredGrade:
@@ -97,7 +130,8 @@ def _read_state(path: Path) -> StoredGrade:
     try:
         state = json.loads(path.read_text())
         result = SubmissionResult.from_json(state["result"]) if state.get("result") else None
-        return StoredGrade(student, str(state["fingerprint"]), result, safe_text(state.get("error") or ""))
+        return StoredGrade(student, str(state["fingerprint"]), result, safe_text(state.get("error") or ""),
+                           str(state.get("graders") or ""))
     except (OSError, ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
         return StoredGrade(student, "", None, f"its stored grade could not be read ({type(exc).__name__})")
 
@@ -140,37 +174,61 @@ def _settle(config: Config, lesson: str, student: str, result: SubmissionResult 
     return ClassOutcome(student, "graded" if state is not None else "resynced", result, error)
 
 
+def _why(stored: StoredGrade | None, submission: Submission, graders: str, force: bool) -> str:
+    """Return why a submission must be graded this run, or "" when its stored grade stands."""
+    if stored is None or not stored.fingerprint:
+        return "first grade"
+    if stored.fingerprint != submission.fingerprint:
+        return "submission changed"
+    if stored.graders != graders:
+        return "graders changed"
+    return "forced" if force else ""
+
+
 def autograde(config: Config, lesson: str, students: list[str] | None = None, workers: int | None = None,
               force: bool = False, seed: int | None = None, limits: dict | None = None, scheduler: str | None = None,
-              on_event: Callable[[str, ClassOutcome | None], None] | None = None) -> list[ClassOutcome]:
-    """Grade every pending submission of `lesson`; return one outcome per submission, in student order."""
+              on_event: Callable[[str, ClassOutcome | None], None] | None = None,
+              dry_run: bool = False) -> list[ClassOutcome]:
+    """Grade every pending submission of `lesson` (new, changed, or graded with other graders); return one
+    outcome per submission, in student order. Hidden inputs come from the course secret, the lesson and
+    the student (`seed` draws them from a run seed instead). With `dry_run` nothing is written."""
     from .release import ensure_in_gradebook
 
-    ensure_in_gradebook(get_lesson(config.course_root, lesson))
-    run_seed = secrets.randbits(31) if seed is None else seed
+    the_lesson = get_lesson(config.course_root, lesson)
+    if not dry_run:
+        ensure_in_gradebook(the_lesson)
+    graders = graders_fingerprint(the_lesson)
     submissions = find_submissions(config, lesson, students)
     outcomes: dict[str, ClassOutcome] = {}
     pending: list[BatchItem] = []
     by_student = {s.student: s for s in submissions}
+    previous: dict[str, tuple[StoredGrade | None, str]] = {}
     for submission in submissions:
-        stored = None if force else load_state(config, lesson, submission.student)
-        if stored and stored.fingerprint == submission.fingerprint:  # graded already: re-sync the gradebook
-            outcomes[submission.student] = _settle(config, lesson, submission.student, stored.result, stored.error)
+        stored = load_state(config, lesson, submission.student)
+        why = _why(stored, submission, graders, force)
+        if not why:  # graded already with these graders: re-sync the gradebook
+            outcomes[submission.student] = (ClassOutcome(submission.student, "skipped", stored.result, stored.error)
+                                            if dry_run else _settle(config, lesson, submission.student, stored.result, stored.error))
             continue
-        executed = config.course_root / "autograded" / submission.student / lesson / f"{lesson}.ipynb"
-        pending.append(BatchItem(submission.student, submission.notebook, lesson,
-                                 student_seed(run_seed, submission.student), executed))
+        previous[submission.student] = (stored, why)
+        executed = None if dry_run else config.course_root / "autograded" / submission.student / lesson / f"{lesson}.ipynb"
+        hidden = hidden_seed(config.course_root, lesson, submission.student) if seed is None else student_seed(seed, submission.student)
+        pending.append(BatchItem(submission.student, submission.notebook, lesson, hidden, executed))
     if on_event:
         on_event(f"{len(pending)} to grade, {len(outcomes)} already graded", None)
 
     def finish(outcome: BatchOutcome) -> None:
+        stored, why = previous[outcome.key]
+        before = stored.result if stored else None
         if outcome.internal:  # our failure: leave it pending for the next run, never a student's zero
             done = ClassOutcome(outcome.key, "not graded", None, outcome.error)
+        elif dry_run:
+            done = ClassOutcome(outcome.key, "graded (dry run)", outcome.result, outcome.error, before, why)
         else:
             state = {"student": outcome.key, "lesson": lesson, "fingerprint": by_student[outcome.key].fingerprint,
-                     "run_seed": run_seed, "result": outcome.result.to_json() if outcome.result else None,
+                     "graders": graders, "run_seed": seed, "result": outcome.result.to_json() if outcome.result else None,
                      "error": safe_text(outcome.error), "internal": outcome.internal}
-            done = _settle(config, lesson, outcome.key, outcome.result, outcome.error, state)
+            done = replace(_settle(config, lesson, outcome.key, outcome.result, outcome.error, state), previous=before, why=why)
         outcomes[outcome.key] = done
         if on_event:
             on_event("done", done)

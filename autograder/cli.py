@@ -170,7 +170,7 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
                 progress.console.print(plain(f"  {outcome.student}: {outcome.action} {score}"))
 
         outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed,
-                             scheduler=args.scheduler or args.dask, on_event=on_event)
+                             scheduler=args.scheduler or args.dask, on_event=on_event, dry_run=args.dry_run)
     table = Table(title=f"{lesson.name}: {len(outcomes)} submissions", title_justify="left")
     for column in ("student", "this run", "score", "passed", "not passed"):
         table.add_column(column)
@@ -180,8 +180,33 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
         table.add_row(plain(o.student), o.action, f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "-",
                       str(len(passed)), plain(", ".join(others) or (o.error if not o.result else "-")))
     console.print(table)
-    console.print(f"gradebook: {config.course_root / 'gradebook.db'}; executed notebooks: autograded/")
+    console.print(changes_table(outcomes))
+    if args.dry_run:
+        console.print("dry run: nothing was written (results, gradebook, executed notebooks)")
+    else:
+        console.print(f"gradebook: {config.course_root / 'gradebook.db'}; executed notebooks: autograded/")
     return ExitCode.FAILED if any(o.action in ("not graded", "not recorded") for o in outcomes) else ExitCode.OK
+
+
+WHY = {"first grade": "first grade", "submission changed": "submission changed", "graders changed":
+       "graders, probes, reference or calibration changed", "forced": "--force, nothing changed (should not move!)"}
+
+
+def changes_table(outcomes) -> Table | str:
+    """Return the table of every grade that moved this run, exercise by exercise, old -> new, and why."""
+    from .autograde import grade_changes
+
+    changes = grade_changes(outcomes)
+    if not changes:
+        return "no grade changed since the last run"
+    students = len({c.student for c in changes})
+    table = Table(title=f"grades changed this run ({students} student{'s' * (students != 1)})", title_justify="left")
+    for column in ("student", "exercise", "before", "now", "why"):
+        table.add_column(column, overflow="fold")
+    score = lambda value: "-" if value is None else f"{value:g}"  # noqa: E731
+    for change in changes:
+        table.add_row(plain(change.student), plain(change.exercise), score(change.old), score(change.new), WHY[change.why])
+    return table
 
 
 def cmd_feedback(args: argparse.Namespace) -> ExitCode:
@@ -276,8 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     autograde_.add_argument("lesson")
     autograde_.add_argument("--student", action="append", help="only this student (repeatable)")
     autograde_.add_argument("--workers", type=int, help="parallel sandboxes (default: one per core)")
-    autograde_.add_argument("--force", action="store_true", help="grade again even if already graded")
-    autograde_.add_argument("--seed", type=int, help="run seed for hidden inputs (recorded; reproduces a run)")
+    autograde_.add_argument("--force", action="store_true", help="grade again even where nothing changed (the table then shows any grade that moved)")
+    autograde_.add_argument("--seed", type=int, help="draw hidden inputs from this run seed instead of the course "
+                                                     "secret (recorded; reproduces a run)")
+    autograde_.add_argument("--dry-run", action="store_true", help="grade and show what would change; write nothing")
     backend = autograde_.add_mutually_exclusive_group()
     backend.add_argument("--dask", choices=["local"], help="grade on a Dask LocalCluster started here (--workers of them)")
     backend.add_argument("--scheduler", metavar="tcp://HOST:PORT",
