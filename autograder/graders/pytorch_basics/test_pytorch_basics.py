@@ -3,11 +3,10 @@ Feedback says what kind of thing was expected, never the expected value or the h
 from __future__ import annotations
 
 from autograder.graders.pytorch_basics import held_out_labels
-from autograder.judge import (accuracy, as_int, close, exercise, expect, expect_tensor, forward_described,
-                              same_choice)
+from autograder.graders.pytorch_basics.operations import CannotRebuild, forward, is_affine
+from autograder.judge import accuracy, as_int, close, exercise, expect, expect_tensor, forward_described, same_choice
 
 ACCURACY_THRESHOLD = 0.95
-ACTIVATIONS = ("ReLU", "Tanh", "Sigmoid", "ELU", "LeakyReLU", "GELU", "SiLU", "Softplus")
 
 
 def _item(student: dict, name: str, key: str):
@@ -49,35 +48,47 @@ def test_ex_seq_model_layers_nodes(student):
                                "from input to output.")
 
 
-# ex_seq_model_2: a 4 -> h -> 1 network with a nonlinearity between its linear maps and a final sigmoid
+# ex_seq_model_2: the cell asks to fix two problems (sizes that do not chain; two linear maps with nothing between
+# them) so that the network is sensible, still takes 4 inputs, gives 1 output and ends with a sigmoid. It leaves the
+# rest to the student: any standard torch.nn activation, more linear maps (each pair with an activation between)
 
 def _structure(student: dict, name: str) -> list[dict]:
     expect(student.get("kind") == "module", f"`{name}` should be a torch.nn.Module (an nn.Sequential).")
     return student["structure"]
 
 
+def _linear_positions(structure: list[dict]) -> list[int]:
+    positions = [i for i, op in enumerate(structure) if op["type"] == "Linear"]
+    expect(len(positions) >= 2, "`ex_seq_model_2` should keep a hidden layer: fix the two nn.Linear maps (and put "
+                                "something between them) rather than removing one.")
+    return positions
+
+
 @exercise("ex_seq_model_2")
 def test_ex_seq_model_2_sizes_chain(student):
     structure = _structure(student, "ex_seq_model_2")
-    linears = [op for op in structure if op["type"] == "Linear"]
-    expect(len(linears) == 2, "`ex_seq_model_2` should keep two nn.Linear maps.")
+    linears = [structure[i] for i in _linear_positions(structure)]
     expect(linears[0]["in"] == 4 and linears[-1]["out"] == 1,
            "`ex_seq_model_2` should still take 4 inputs and give 1 output.")
-    expect(linears[0]["out"] == linears[1]["in"],
-           "the output size of the first nn.Linear must equal the input size of the second (the technical problem).")
-    expect("error" not in student, "`ex_seq_model_2` raised an error on a batch of inputs with 4 features.")
+    expect("error" not in student, "`ex_seq_model_2` raised an error on a batch of inputs with 4 features: the output "
+                                   "size of each nn.Linear must equal the input size of the next (the technical "
+                                   "problem).")
 
 
 @exercise("ex_seq_model_2")
 def test_ex_seq_model_2_nonlinear_between(student):
     structure = _structure(student, "ex_seq_model_2")
-    kinds = [op["type"] for op in structure]
-    expect(kinds.count("Linear") == 2, "`ex_seq_model_2` should keep two nn.Linear maps.")
-    first, second = (i for i, kind in enumerate(kinds) if kind == "Linear")
-    expect(any(kind in ACTIVATIONS for kind in kinds[first + 1:second]),
-           "two linear maps in a row compose to one linear map: put an activation function between them "
-           "(the conceptual problem).")
-    expect(kinds[-1] == "Sigmoid", "`ex_seq_model_2` should still end with nn.Sigmoid().")
+    positions = _linear_positions(structure)
+    for first, second in zip(positions, positions[1:]):
+        between = structure[first + 1:second]
+        try:
+            affine = is_affine(between, structure[first]["out"])
+        except CannotRebuild:
+            expect(False, "between two nn.Linear maps of `ex_seq_model_2` there is an operation the grader does not "
+                          "know: use the activation functions of torch.nn (nn.ReLU, nn.Tanh, nn.PReLU, ...).")
+        expect(not affine, "two linear maps in a row compose to one linear map: put an activation function between "
+                           "each nn.Linear and the next (the conceptual problem).")
+    expect(structure[-1]["type"] == "Sigmoid", "`ex_seq_model_2` should still end with nn.Sigmoid().")
 
 
 @exercise("ex_seq_model_2")
@@ -85,9 +96,9 @@ def test_ex_seq_model_2_behaviour(student, hidden):
     structure = _structure(student, "ex_seq_model_2")
     expect("error" not in student, "`ex_seq_model_2` raised an error on a batch of inputs with 4 features.")
     try:
-        expected = forward_described(structure, hidden["weight_seed"], hidden["inputs"])
-    except (ValueError, KeyError, IndexError):
-        expect(False, "`ex_seq_model_2` should use only nn.Linear and standard activation functions.")
+        expected = forward(structure, hidden["weight_seed"], hidden["inputs"])
+    except (CannotRebuild, KeyError, TypeError):
+        expect(False, "`ex_seq_model_2` should use only nn.Linear and the activation functions of torch.nn.")
     values = expect_tensor(student["output"], "the output of `ex_seq_model_2`", shape=list(expected.shape))
     expect(close(values, expected, rtol=1e-4, atol=1e-5),
            "`ex_seq_model_2` does not compute what its listed operations compute, in order (tested with weights "
@@ -134,19 +145,32 @@ def test_first_two_operations_values(student, reference):
 
 # model_device
 
+def _ran(attempt: dict, name: str):
+    """Return what a function returned in the probe, or fail with what went wrong when it raised."""
+    expect(isinstance(attempt, dict), f"`{name}` could not be called.")
+    expect("missing" not in attempt, attempt.get("missing", ""))
+    if attempt.get("raised") == "NotImplementedError":
+        expect(False, f"`{name}` is not answered yet: it still raises NotImplementedError.")
+    expect("raised" not in attempt,
+           f"`{name}` raised {attempt.get('raised')}: {attempt.get('message', '')}".rstrip(": ") + ".")
+    return attempt.get("value")
+
+
 @exercise("model_device")
 def test_model_device_moves_parameters(student):
     for label in ("meta", "meta_device"):
-        expect(student[label]["returned"] is not None,
+        moved = _ran(student[label], "move_to_device")
+        expect(moved["returned"] is not None,
                "`move_to_device` should return the model (an nn.Module).")
-        expect(student[label]["returned"] == ["meta"],
+        expect(moved["returned"] == ["meta"],
                "`move_to_device` should put every parameter of the model on the device it is given "
                "(a device name or a torch.device).")
 
 
 @exercise("model_device")
 def test_model_device_reports_device(student):
-    expect(student["reports_meta"] == "meta" and student["reports_cpu"] == "cpu",
+    on_meta, on_cpu = _ran(student["reports_meta"], "model_device"), _ran(student["reports_cpu"], "model_device")
+    expect(on_meta == "meta" and on_cpu == "cpu",
            "`model_device` should return the device of the model's parameters (a torch.device or its name), "
            "read from the parameters themselves.")
 
@@ -205,6 +229,10 @@ def test_mnist_sizes_colour_shape(student):
 
 # num_hidden
 
+WHOLE_SIZES = ("`{name}` should be an int (a whole number such as 128; not a float such as 128.0 or num_in / 8): "
+               "nn.Linear takes only whole-number sizes, so use // or int().")
+
+
 @exercise("num_hidden")
 def test_num_hidden_sensible(student):
     expect(as_int(student["num_in"]) == 784 and as_int(student["num_out"]) == 10,
@@ -215,11 +243,27 @@ def test_num_hidden_sensible(student):
     expect(hidden <= 784, "`num_hidden` above the number of inputs adds parameters without need.")
 
 
+@exercise("num_hidden")
+def test_num_hidden_is_an_int(student):
+    for name in ("num_in", "num_hidden", "num_out"):
+        expect(student["whole"][name], WHOLE_SIZES.format(name=name))
+
+
 # seq_model: Flatten, Linear(num_in, num_hidden), ReLU, Linear(num_hidden, num_out)
+
+def _seq_model_structure(student: dict) -> list[dict]:
+    """Return the structure of `seq_model`; when it could not be built because a size is not a whole number,
+    fail naming that size (the cell's own error, from inside nn.Linear, does not)."""
+    if student.get("kind") == "unbuilt":
+        name = next((n for n in ("num_hidden", "num_in", "num_out") if not student["whole"][n]), "num_hidden")
+        expect(False, f"`seq_model` could not be built: nn.Linear refused `{name}`, which is not an int "
+                      "(a float such as num_in / 8 is not a size). Make it a whole number (use // or int()).")
+    return _structure(student, "seq_model")
+
 
 @exercise("seq_model")
 def test_seq_model_layer_sizes(student):
-    structure = _structure(student, "seq_model")
+    structure = _seq_model_structure(student)
     sizes = {name: as_int(student["sizes"][name]) for name in ("num_in", "num_hidden", "num_out")}
     linears = [(op["in"], op["out"]) for op in structure if op["type"] == "Linear"]
     expect(len(linears) == 2, "`seq_model` should have two nn.Linear maps (three layers of nodes).")
@@ -229,7 +273,7 @@ def test_seq_model_layer_sizes(student):
 
 @exercise("seq_model")
 def test_seq_model_operations(student):
-    kinds = [op["type"] for op in _structure(student, "seq_model")]
+    kinds = [op["type"] for op in _seq_model_structure(student)]
     expect(kinds == ["Flatten", "Linear", "ReLU", "Linear"],
            "`seq_model` should be: the given Flatten, a linear map, a ReLU, a linear map (the last operation "
            "linear, no final activation).")
@@ -237,7 +281,7 @@ def test_seq_model_operations(student):
 
 @exercise("seq_model")
 def test_seq_model_behaviour(student, hidden):
-    structure = _structure(student, "seq_model")
+    structure = _seq_model_structure(student)
     expect("error" not in student, "`seq_model` raised an error on a batch of 1x28x28 images.")
     try:
         expected = forward_described(structure, hidden["weight_seed"], hidden["images"])
