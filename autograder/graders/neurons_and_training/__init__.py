@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SUBMITTED_FILES = ("mnist_mlp.pth",)
+FILES_BY_EXERCISE = {"mlp_accuracy": "mnist_mlp.pth"}
+SUBMITTED_FILES = tuple(FILES_BY_EXERCISE.values())
 PRELOAD = ("torch", "torchvision", "numpy", "matplotlib.pyplot")
 TEST_IMAGES = "MNIST/raw/t10k-images-idx3-ubyte"
 TEST_LABELS = "MNIST/raw/t10k-labels-idx1-ubyte"
@@ -22,6 +23,26 @@ def _off_grid(rng: np.random.Generator, low: float, high: float, size) -> np.nda
     """Return uniform values that are not on the notebook's 0.1 grid (a fresh value, never a printed one)."""
     values = rng.uniform(low, high, size)
     return np.where(np.isclose(np.round(values, 1), values, atol=1e-3), values + 0.0371, values)
+
+
+MLP_SHAPES = ((512, 784), (512, 512), (10, 512))  # (out, in) of linear1, linear2, linear3
+
+
+def _mlp_probe(rng: np.random.Generator) -> tuple[list, int]:
+    """Return probe images and a weight seed for the MLP whose scores (before the softmax) hold, for every image,
+    a clearly negative value: an output activation the notebook does not ask for (a ReLU before the softmax)
+    then changes the probabilities on every draw, never by luck on some."""
+    from autograder.sandboxed.probes.common import seeded_linear_parameters
+
+    while True:
+        images, weight_seed = _round(rng.uniform(0, 1, (3, 784))), int(rng.integers(1, 2**31))
+        x = np.asarray(images, dtype=np.float64)
+        for index, (n_out, n_in) in enumerate(MLP_SHAPES):
+            weight, bias = seeded_linear_parameters(weight_seed, index, n_in, n_out)
+            x = x @ weight.astype(np.float64).T + bias
+            x = np.maximum(x, 0.0) if index < len(MLP_SHAPES) - 1 else x
+        if (x.min(axis=1) < -1.0).all():
+            return images, weight_seed
 
 
 def hidden_inputs(seed: int) -> dict[str, dict]:
@@ -49,7 +70,7 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
              "n_iterations": int(rng.integers(4, 25))}
             for s, lr in ((1, rng.uniform(0.02, 0.08)), (-1, rng.uniform(0.15, 0.45)), (1, rng.uniform(0.55, 0.95)))]
     order = rng.permutation(4)
-    return {
+    inputs = {
         "activations": {"vector": _round(vector), "matrix": _round(_off_grid(rng, -4, 4, (3, 4))),
                         "large": _round(large), "scalars": _round(scalars)},
         "neuron_numpy": {"cases": neuron_cases},
@@ -59,10 +80,11 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
         "gradient_descent": {"runs": runs},
         "and_gate": {"inputs": [list(AND_TABLE[i][:2]) for i in order]},
         "xor_hidden_layer": {},
-        "mlp_accuracy": {"images": f"/data/{TEST_IMAGES}",
-                         "probe_images": _round(rng.uniform(0, 1, (3, 784))),
-                         "weight_seed": int(rng.integers(1, 2**31))},
     }
+    probe_images, weight_seed = _mlp_probe(rng)  # drawn last, as before: the other exercises' draws stay the same
+    inputs["mlp_accuracy"] = {"images": f"/data/{TEST_IMAGES}", "probe_images": probe_images,
+                              "weight_seed": weight_seed}
+    return inputs
 
 
 def held_out_labels() -> np.ndarray:

@@ -18,7 +18,20 @@ XOR_EXPECTED = {"and_single_layer": "yes", "xor_single_layer": "no", "why": "b",
                 "linear_hidden_layer_xor": "no"}
 
 
+def _judged(got) -> None:
+    """Fail with what went wrong when the probe reports that the student's function raised or is missing (each
+    function of a cell is called on its own, so the others are still judged)."""
+    if not isinstance(got, dict):
+        return
+    if got.get("kind") == "raised":
+        if got.get("error") == "NotImplementedError":
+            expect(False, f"`{got.get('function')}` is not answered yet: it still raises NotImplementedError.")
+        expect(False, f"`{got.get('function')}` raised {got.get('error')}: {got.get('message', '')}".rstrip(": ") + ".")
+    expect(got.get("kind") != "missing", got.get("message") or f"`{got.get('function')}` is missing.")
+
+
 def _same(got: dict, expected: dict, what: str, feedback: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    _judged(got)
     values = expect_array(got, what, expected["shape"])
     expect(close(values, np.reshape(expected["values"], expected["shape"]), rtol=rtol, atol=atol), feedback)
 
@@ -68,6 +81,7 @@ def test_neuron_numpy_uses_the_given_activation(student, reference):
 # ---------------------------------------------------------------- derivative by hand
 @exercise("derivative_by_hand")
 def test_derivative_at_2(student, reference):
+    _judged(student["at_2"])
     expect(student["at_2"].get("kind") == "array" and student["at_2"]["shape"] == [],
            f"`derivative_at_2` should be a single number (int or float), not {student['kind_at_2']}.")
     got = expect_array(student["at_2"], "`derivative_at_2`", [])
@@ -112,6 +126,7 @@ def test_neuron_in_pytorch_values(student, reference):
 @exercise("neuron_torch")
 def test_neuron_in_pytorch_is_differentiable(student, reference):
     for got, expected in zip(student["cases"], reference["cases"]):
+        _judged(got["value"])
         expect(got["differentiable"], "`neuron_in_pytorch` should return a tensor autograd can differentiate: "
                                       "compute it with torch operations on the input tensors.")
         # the claim is judged by the gradients through it (a bare "differentiable" flag from the sandbox proves nothing)
@@ -127,6 +142,7 @@ def test_neuron_in_pytorch_is_differentiable(student, reference):
 def test_neuron_gradients(student, reference):
     names = ("dy/dx", "dy/dw", "dy/db")
     for got, expected in zip(student["cases"], reference["cases"]):
+        _judged(got["gradients"])
         expect(isinstance(got["gradients"], list) and len(got["gradients"]) == 3,
                "`neuron_gradients` should return a tuple of three tensors: (dy/dx, dy/dw, dy/db).")
         for name, grad, ref in zip(names, got["gradients"], expected["gradients"]):
@@ -264,8 +280,8 @@ def test_mlp_architecture(student, hidden):
     expect(any(close(out, expected, rtol=1e-3, atol=1e-5) for expected in _mlp_outputs(hidden["weight_seed"],
                                                                                          hidden["probe_images"])),
            "`mlp` should flatten each image, apply linear1, linear2 (each followed by its ReLU) and linear3, then a "
-           "softmax over the 10 outputs: each image's outputs are probabilities summing to 1 (tested with weights "
-           "set by the grader).")
+           "softmax over the 10 outputs, with nothing between linear3 and the softmax: each image's outputs are "
+           "probabilities summing to 1 (tested with weights set by the grader).")
 
 
 @exercise("mlp_accuracy", weight=3)

@@ -1,7 +1,7 @@
 """Probes for the neurons_and_training lesson (activations, neurons, derivatives, gradient descent, AND/XOR, MLP)."""
 from __future__ import annotations
 
-from .common import (answer, call_quietly, choice_answers, module_leaves, numeric_summary,
+from .common import (MissingAnswer, answer, call_quietly, choice_answers, module_leaves, numeric_summary,
                      predict_images_with_submitted_weights, seeded_linear_parameters, tensor, tensor_summary)
 
 MLP_SHAPES = [[512, 784], [512, 512], [10, 512]]  # [out, in] of linear1, linear2, linear3
@@ -18,20 +18,43 @@ def _scalar(value):
     return summary["values"][0] if summary["kind"] == "array" and len(summary["values"]) == 1 else {"kind": summary["kind"]}
 
 
+def _attempt(name: str, compute) -> dict:
+    """Return compute() or, when the student's code raised (or the name is missing), what happened, named after
+    the function `name`: each function of a cell is judged on its own, one that raises costs only its checks."""
+    try:
+        return compute()
+    except MissingAnswer as exc:
+        return {"kind": "missing", "function": name, "message": str(exc)}
+    except (Exception, SystemExit) as exc:  # a timeout (KeyboardInterrupt) still ends the probe
+        return {"kind": "raised", "function": name, "error": type(exc).__name__, "message": str(exc)[:300]}
+
+
+def _call(ns: dict, name: str, *args) -> dict:
+    """Return the numeric summary of the student's function `name` called on `args`, or what went wrong."""
+    return _attempt(name, lambda: numeric_summary(call_quietly(answer(ns, name), *args)))
+
+
+def _unanswered_if_all(attempts: list) -> None:
+    """Raise as the answer cell would when none of its functions is answered yet (every call raised
+    NotImplementedError, or every name is missing): the exercise then reads "missing", not "failed"."""
+    if all(isinstance(a, dict) and a.get("error") == "NotImplementedError" for a in attempts):
+        raise NotImplementedError()
+    if all(isinstance(a, dict) and a.get("kind") == "missing" for a in attempts):
+        raise MissingAnswer(attempts[0]["message"])
+
+
 def probe_activations(ns: dict, vector: list, matrix: list, large: list, scalars: list) -> dict:
-    """Return `sigmoid` and `relu` on hidden arrays (large magnitudes included) and scalars; numpy warnings
-    such as an overflow in exp are silenced, only the values count."""
+    """Return `sigmoid` and `relu` on hidden arrays (large magnitudes included) and scalars, each call on its own
+    (an error is reported in place of its value); numpy warnings such as an overflow in exp are silenced, only the
+    values count."""
     import numpy as np
 
     results = {}
     for name in ("sigmoid", "relu"):
-        function = answer(ns, name)
-        results[name] = {"vector": numeric_summary(call_quietly(function, np.array(vector))),
-                         "matrix": numeric_summary(call_quietly(function, np.array(matrix))),
-                         "large": numeric_summary(call_quietly(function, np.array(large))),
-                         "scalars": [numeric_summary(call_quietly(function, s)) for s in scalars]}
-    results["relu"]["integers"] = numeric_summary(call_quietly(answer(ns, "relu"),
-                                                               np.array([int(round(v)) for v in vector])))
+        results[name] = {"vector": _call(ns, name, np.array(vector)), "matrix": _call(ns, name, np.array(matrix)),
+                         "large": _call(ns, name, np.array(large)), "scalars": [_call(ns, name, s) for s in scalars]}
+    results["relu"]["integers"] = _call(ns, "relu", np.array([int(round(v)) for v in vector]))
+    _unanswered_if_all([results[name][key] for name in ("sigmoid", "relu") for key in ("vector", "matrix", "large")])
     return results
 
 
@@ -54,10 +77,10 @@ def probe_derivative_by_hand(ns: dict, points: list) -> dict:
     """Return the number `derivative_at_2` and the hand-derived `cubic_derivative` at hidden points (one array)."""
     import numpy as np
 
-    value = answer(ns, "derivative_at_2")
-    formula = answer(ns, "cubic_derivative")
-    return {"at_2": numeric_summary(value), "kind_at_2": type(value).__name__,
-            "formula": numeric_summary(call_quietly(formula, np.array(points)))}
+    at_2 = _attempt("derivative_at_2", lambda: numeric_summary(answer(ns, "derivative_at_2")))
+    formula = _call(ns, "cubic_derivative", np.array(points))
+    _unanswered_if_all([at_2, formula])
+    return {"at_2": at_2, "kind_at_2": type(ns.get("derivative_at_2")).__name__, "formula": formula}
 
 
 def probe_autograd_derivative(ns: dict, points: list) -> dict:
@@ -71,24 +94,35 @@ def probe_neuron_torch(ns: dict, cases: list[dict]) -> dict:
     on hidden float64 inputs."""
     import torch
 
-    neuron, gradients = answer(ns, "neuron_in_pytorch"), answer(ns, "neuron_gradients")
     activations = {"default": None, "sigmoid": torch.sigmoid, "identity": _identity}
-    results = []
-    for case in cases:
-        activation = activations[case["activation"]]
-        extra = () if activation is None else (activation,)
+
+    def through_neuron(case: dict, extra: tuple) -> dict:
         x = tensor(case["x"], "float64").requires_grad_(True)
         w = tensor(case["w"], "float64").requires_grad_(True)
         b = tensor(case["b"], "float64").requires_grad_(True)
-        y = neuron(x, w, b, *extra)
+        y = answer(ns, "neuron_in_pytorch")(x, w, b, *extra)
         result = {"value": numeric_summary(y), "differentiable": isinstance(y, torch.Tensor) and y.requires_grad}
         if result["differentiable"] and y.numel() == 1:
             grad_x, grad_w, grad_b = torch.autograd.grad(y.sum(), (x, w, b), allow_unused=True)
             result["through"] = [numeric_summary(g) if g is not None else {"kind": "None"} for g in (grad_x, grad_w, grad_b)]
-        given = gradients(tensor(case["x"], "float64"), tensor(case["w"], "float64"), tensor(case["b"], "float64"), *extra)
-        result["gradients"] = ([numeric_summary(g) for g in given] if isinstance(given, (tuple, list))
-                               else {"kind": type(given).__name__})
+        return result
+
+    def gradients_of(case: dict, extra: tuple):
+        given = answer(ns, "neuron_gradients")(tensor(case["x"], "float64"), tensor(case["w"], "float64"),
+                                               tensor(case["b"], "float64"), *extra)
+        if not isinstance(given, (tuple, list)):
+            return {"kind": type(given).__name__}
+        return [numeric_summary(g) for g in given]
+
+    results = []
+    for case in cases:  # each function on its own: one that raises costs only its own checks
+        activation = activations[case["activation"]]
+        extra = () if activation is None else (activation,)
+        neuron = _attempt("neuron_in_pytorch", lambda: through_neuron(case, extra))
+        result = neuron if "value" in neuron else {"value": neuron, "differentiable": False}
+        result["gradients"] = _attempt("neuron_gradients", lambda: gradients_of(case, extra))
         results.append(result)
+    _unanswered_if_all([r["value"] for r in results] + [r["gradients"] for r in results])
     return {"cases": results}
 
 
