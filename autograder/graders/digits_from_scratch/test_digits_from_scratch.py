@@ -17,6 +17,7 @@ WEIGHT_SHAPES = [[n_out, n_in] for n_in, n_out in zip(LAYER_SIZES[:-1], LAYER_SI
 BIAS_SHAPES = [[n_out] for n_out in LAYER_SIZES[1:]]
 LAYER_NAMES = ("hidden1", "hidden2", "output")
 LAYER_WORDS = ("first hidden layer", "second hidden layer", "output layer")
+SINGULAR = {"weights": "weight", "biases": "bias"}
 
 
 @cache
@@ -95,7 +96,8 @@ def test_forward_values(student, reference):
 def _hand_written(student) -> None:
     calls = student["torch_calls"]
     expect(not calls, "`backprop` must be written by hand with numpy: it called torch "
-                      f"({', '.join(calls[:6])}), and gradients computed by torch's autograd do not count here.")
+                      f"({', '.join(calls[:6])}), and gradients computed by torch's autograd (in any thread) do not "
+                      "count here.")
 
 
 @exercise("backprop", weight=2)
@@ -127,9 +129,9 @@ def test_backprop_matches_autograd(student, hidden):
         expected = autograd_gradients(hidden["layers"], inputs["x"], inputs["target"])
         for part, name in ((0, "weights"), (1, "biases")):
             for summary, want, word in zip(case[name], expected[part], LAYER_WORDS):
-                got = _array(summary, f"The {name[:-1]} gradient of the {word}", list(want.shape))
+                got = _array(summary, f"The {SINGULAR[name]} gradient of the {word}", list(want.shape))
                 expect(relative_error(got, want) <= tolerance,
-                       f"The {name[:-1]} gradient of the {word} does not match the gradient of the summed squared "
+                       f"The {SINGULAR[name]} gradient of the {word} does not match the gradient of the summed squared "
                        "error (apply the chain rule through each sigmoid, using the layer's input z, and sum over "
                        "the examples of the batch).")
 
@@ -147,7 +149,7 @@ def test_sgd_step_updates_every_parameter(student, hidden):
         expect(len(student[name]) == 3, f"`model.{name}` should still hold one array per layer after `sgd_step`.")
         for summary, layer, step, word in zip(student[name], hidden["layers"], hidden["gradients"], LAYER_WORDS):
             want = np.asarray(layer[key]) - rate * np.asarray(step[key])
-            got = _array(summary, f"The {name[:-1]} of the {word} after `sgd_step`", list(want.shape))
+            got = _array(summary, f"The {SINGULAR[name]} of the {word} after `sgd_step`", list(want.shape))
             expect(close(got, want, rtol=1e-9, atol=1e-12),
                    f"After `sgd_step` the {name} of the {word} are wrong: each parameter should move by "
                    "learning_rate times its gradient, against the gradient, in the model itself.")

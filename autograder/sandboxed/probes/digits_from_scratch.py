@@ -76,9 +76,44 @@ def _model(ns: dict, layers: list[dict]):
     return model
 
 
+@contextmanager
+def _counting_autograd():
+    """Yield a list that records every use of autograd, in any thread, while the context is open.
+
+    Grad mode and torch function modes are per thread: work a submission hands to another thread (a new one, or a
+    pool started earlier) escapes both. Every backward pass, whichever thread runs it (Tensor.backward,
+    torch.autograd.grad or .backward, torch.func.grad and vjp), reaches the one C++ engine through the class
+    attribute Variable._execution_engine, and forward-mode AD (torch.autograd.forward_ad, torch.func.jvp and
+    jacfwd) makes its dual tensors with forward_ad.make_dual: both are replaced here, process-wide, by counting
+    wrappers."""
+    from torch.autograd import forward_ad
+    from torch.autograd.variable import Variable
+
+    engine, make_dual, used = Variable._execution_engine, forward_ad.make_dual, []
+
+    class CountingEngine:
+        def __getattr__(self, name):
+            return getattr(engine, name)
+
+        def run_backward(self, *args, **kwargs):
+            used.append("autograd backward pass")
+            return engine.run_backward(*args, **kwargs)
+
+    def counting_make_dual(*args, **kwargs):
+        used.append("autograd forward mode")
+        return make_dual(*args, **kwargs)
+
+    Variable._execution_engine, forward_ad.make_dual = CountingEngine(), counting_make_dual
+    try:
+        yield used
+    finally:
+        Variable._execution_engine, forward_ad.make_dual = engine, make_dual
+
+
 def _recording_torch(call):
     """Return (call(), names of the torch functions it used), run with autograd disabled: hand-written
-    numpy code uses no torch at all, and autograd cannot silently do the work."""
+    numpy code uses no torch at all, and autograd cannot silently do the work. Torch functions are recorded in
+    the calling thread; autograd is recorded in every thread (_counting_autograd)."""
     import torch
     from torch.overrides import TorchFunctionMode
 
@@ -92,9 +127,9 @@ def _recording_torch(call):
             return func(*args, **(kwargs or {}))
 
     recorder = Recorder()
-    with torch.no_grad(), recorder:
+    with _counting_autograd() as autograd_uses, torch.no_grad(), recorder:
         result = call()
-    return result, sorted(set(recorder.names))
+    return result, sorted(set(recorder.names) | set(autograd_uses))
 
 
 def probe_cost_function(ns: dict, cases: list[dict]) -> dict:
