@@ -74,8 +74,11 @@ def grade_changes(outcomes: list[ClassOutcome]) -> list[GradeChange]:
     return changes
 
 
+RESULT_FILE = "result.json"  # instructor-only: nbgrader_config.py lists it in CourseDirectory.ignore
+
+
 def result_path(config: Config, lesson: str, student: str) -> Path:
-    return config.course_root / "autograded" / student / lesson / "result.json"
+    return config.course_root / "autograded" / student / lesson / RESULT_FILE
 
 
 def fingerprint(folder: Path, notebook: Path, side_files: tuple[str, ...]) -> str:
@@ -167,6 +170,9 @@ def _settle(config: Config, lesson: str, student: str, result: SubmissionResult 
             _write_atomically(result_path(config, lesson, student), json.dumps(state, indent=1))
         elif _gradebook_matches(config, lesson, student, result):
             return ClassOutcome(student, "skipped", result, error)
+        from .nbgrader_engine import publish_autograded
+
+        publish_autograded(config, lesson, student, result, error)  # what nbgrader's tools read beside the grade
         record_submission(config.course_root, lesson, student, result, error)
     except Exception as exc:  # sqlite, nbgrader, the disk: whatever this student's data trips on
         return ClassOutcome(student, "not recorded", None,

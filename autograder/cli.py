@@ -122,16 +122,28 @@ def cmd_release(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_collect(args: argparse.Namespace) -> ExitCode:
-    from .collect import collect
+    from .collect import CollectError, collect, read_roster
     from .config import load_config
     from .course import get_lesson
-    from .gradebook import known_students
+    from .gradebook import add_students, known_students
 
     config = load_config()
     lesson = get_lesson(config.course_root, args.lesson)
-    roster = set(args.roster.read_text().split()) if args.roster else known_students(config.course_root)
+    if args.roster:
+        try:
+            students = read_roster(args.roster)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CollectError(f"{args.roster}: the roster cannot be read ({exc})") from None
+        add_students(config.course_root, students)  # names and emails into nbgrader's student table
+        console.print(plain(f"roster: {len(students)} students in the gradebook ({args.roster.name})"))
+        roster = set(students)
+    else:
+        roster = known_students(config.course_root)
     report = collect(lesson.name, args.source, config.course_root, lesson.grader.SUBMITTED_FILES, args.pattern,
                      roster or None)
+    from .release import ensure_in_gradebook
+
+    ensure_in_gradebook(lesson)  # nbgrader autograde and formgrader need the lesson in the gradebook
     table = Table(title=f"collected {lesson.name} into submitted/", title_justify="left")
     table.add_column("student"), table.add_column("files")
     for student, files in report.imported.items():
@@ -280,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     release.set_defaults(run=cmd_release)
     collect = verbs.add_parser("collect", help="import submissions into submitted/<student>/LESSON/",
                                description="Import notebooks and weight files from a folder or a zip (e.g. an LMS "
-                               "bulk download). The student id comes from each file's path by --pattern.",
+                               "bulk download). The student id comes from each file's path by --pattern. Like "
+                               "nbgrader's collect, each submission gets timestamp.txt (its time in the zip, else "
+                               "the file's time: nbgrader's late penalties use it) and submission_secret.txt.",
                                epilog="example: autograder collect hands_on_dl lms_download.zip "
                                       "--pattern '^(?P<student>[^_]+)_'")
     collect.add_argument("lesson")
@@ -289,7 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--pattern", default=DEFAULT_PATTERN,
                          help=f"regex with a (?P<student>...) group, matched on the path inside SOURCE "
                               f"(default {DEFAULT_PATTERN!r}: 'alice/x.ipynb' or 'alice_x.ipynb')")
-    collect.add_argument("--roster", type=Path, help="file of known student ids (default: the gradebook's students)")
+    collect.add_argument("--roster", type=Path, metavar="CSV",
+                         help="the class list: CSV with id, first name, last name, email (a header row naming "
+                              "them is optional), or a file of ids; its students and names go into nbgrader's "
+                              "student table (default: the gradebook's students)")
     collect.set_defaults(run=cmd_collect)
     autograde_ = verbs.add_parser("autograde", help="grade every collected submission into gradebook.db",
                                   description="Grade submitted/*/LESSON in the sandbox, in parallel. Resumable: "

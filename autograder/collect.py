@@ -4,14 +4,17 @@ A zip is hostile input: only members whose name collect takes are unpacked, each
 compression-ratio limit and all within a total, counted on the bytes written (a member's header may lie)."""
 from __future__ import annotations
 
+import csv
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9.@-]+?)(?:_|/)"
@@ -44,6 +47,10 @@ class CollectReport:
     unmatched: list[str] = field(default_factory=list)
 
 
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # a member stored without a time: the archive's own time stands in
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's exchange writes timestamp.txt in this format
+
+
 def _unpack(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, left: int) -> int:
     """Write one member to `target` within its limits, checked on its header and again on the bytes
     written; return how many were written."""
@@ -60,7 +67,7 @@ def _unpack(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, left
             if written > allowed:
                 raise _Refused(why)
             sink.write(chunk)
-    stamp = time.mktime(member.date_time + (0, 0, -1))  # "newest wins" uses the upload time
+    stamp = time.mktime(member.date_time + (0, 0, -1))  # "newest wins" and timestamp.txt use the upload time
     os.utime(target, (stamp, stamp))
     return written
 
@@ -73,6 +80,7 @@ def _extract(archive: Path, into: Path, take: Take, report: CollectReport) -> li
     except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a member name that is not text
         raise CollectError(f"{archive.name}: not a readable zip archive ({exc})") from None
     found, left = [], MAX_ARCHIVE_TOTAL_MB << 20
+    archive_time = archive.stat().st_mtime
     with zipped:
         for number, member in enumerate(sorted(zipped.infolist(), key=lambda m: m.filename)):
             taken = None if member.is_dir() else take(member.filename)
@@ -81,6 +89,8 @@ def _extract(archive: Path, into: Path, take: Take, report: CollectReport) -> li
             target = into / str(number)  # never a path from the archive
             try:
                 left -= _unpack(zipped, member, target, left)
+                if member.date_time == ZIP_EPOCH:  # stored without a time: the archive's (its download) stands in
+                    os.utime(target, (archive_time, archive_time))
             except Exception as exc:  # over a limit, damaged, encrypted: it costs this member only
                 target.unlink(missing_ok=True)
                 reason = str(exc) if isinstance(exc, _Refused) else f"cannot be unpacked ({type(exc).__name__}: {exc})"
@@ -106,7 +116,10 @@ def collect(lesson: str, source: Path, course_root: Path, wanted_files: tuple[st
 
     A student's id comes from `pattern` (named group `student`) applied to the path inside `source`;
     a notebook is renamed to <lesson>.ipynb, side files lose the student prefix. Where one student has
-    several notebooks, the newest wins and the others are listed as duplicates."""
+    several notebooks, the newest wins and the others are listed as duplicates. Like nbgrader's own
+    collect, each submission gets a timestamp.txt (when the notebook was submitted: its time in the
+    archive, else the file's time) and a submission_secret.txt (nbgrader's exchange names released
+    feedback by it; kept when the folder has one)."""
     source = Path(source)
     if not source.exists():
         raise CollectError(f"{source}: no such file or folder")
@@ -143,14 +156,59 @@ def collect(lesson: str, source: Path, course_root: Path, wanted_files: tuple[st
             target = course_root / "submitted" / student / lesson
             target.mkdir(parents=True, exist_ok=True)
             for kind, (relative, path) in files.items():
+                (target / kind).unlink(missing_ok=True)
                 shutil.copy2(path, target / kind)
                 if kind.endswith(".ipynb") and not _looks_like_notebook(path):
                     report.unreadable.append(f"{student}: {PurePosixPath(relative).name} is not a readable notebook "
                                              "(imported; autograde will record why)")
+            submitted_at = files.get(f"{lesson}.ipynb", max(files.values(), key=lambda f: f[1].stat().st_mtime))[1]
+            write_submission_files(target, submitted_at.stat().st_mtime)
             report.imported[student] = sorted(files)
             if roster is not None and student not in roster:
                 report.unknown_students.append(student)
     return report
+
+
+def write_submission_files(target: Path, submitted_at: float) -> None:
+    """Write what nbgrader's own collect leaves in a submission folder: timestamp.txt (UTC, nbgrader's
+    format) and, unless there is one, submission_secret.txt (as nbgrader's submit makes it)."""
+    stamp = datetime.fromtimestamp(submitted_at, timezone.utc).strftime(TIMESTAMP_FORMAT)
+    (target / "timestamp.txt").write_text(stamp)
+    secret = target / "submission_secret.txt"
+    if not secret.is_file():
+        secret.write_text(secrets.token_hex(64))
+
+
+ROSTER_FIELDS = ("first_name", "last_name", "email")
+
+
+def read_roster(path: Path) -> dict[str, dict[str, str]]:
+    """Return the students of a roster: id -> first_name, last_name, email. A roster is a CSV file with
+    the columns id, first name, last name, email (in that order, or named in a header row, as nbgrader's
+    `db student import` takes them), or a plain list of ids."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    if "," not in text and ";" not in text:
+        return {student: dict.fromkeys(ROSTER_FIELDS, "") for student in text.split()}
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], ",;")
+    except csv.Error:
+        dialect = csv.excel
+    rows = [[cell.strip() for cell in row] for row in csv.reader(text.splitlines(), dialect)
+            if any(cell.strip() for cell in row)]
+    header = [re.sub(r"[^a-z]", "", cell.lower()) for cell in rows[0]] if rows else []
+    names = {"id": "id", "studentid": "id", "student": "id", "username": "id", "firstname": "first_name",
+             "first": "first_name", "givenname": "first_name", "lastname": "last_name", "last": "last_name",
+             "surname": "last_name", "familyname": "last_name", "email": "email", "emailaddress": "email", "mail": "email"}
+    if header and header[0] in names and names[header[0]] == "id":
+        columns, rows = [names.get(cell, "") for cell in header], rows[1:]
+    else:
+        columns = ["id", *ROSTER_FIELDS]
+    roster = {}
+    for row in rows:
+        record = dict(zip(columns, row))
+        if record.get("id"):
+            roster[record["id"]] = {name: record.get(name, "") for name in ROSTER_FIELDS}
+    return roster
 
 
 def _kind(path: PurePosixPath, lesson: str, wanted_files: tuple[str, ...]) -> str | None:

@@ -109,6 +109,10 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
         stories = build_class(lesson, Path(tmp) / "class")
         archive = zip_like_an_lms(Path(tmp) / "class", course / "lms_download.zip")
     console.print(f"[bold]1. an LMS download[/] of {len(stories)} students: {archive}")
+    from .gradebook import add_students
+
+    add_students(course, {name: {"first_name": name.capitalize(), "last_name": "Demo", "email": f"{name}@example.org"}
+                          for name in stories})  # what `collect --roster` does with a class list
     report = collect(DEMO_LESSON, archive, course, lesson.grader.SUBMITTED_FILES)
     console.print(f"[bold]2. collected[/] {len(report.imported)} students into submitted/; "
                   f"unreadable: {len(report.unreadable)}, duplicates: {len(report.duplicates)}")
@@ -125,4 +129,6 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
     console.print(f"[bold]4. feedback[/]: {len(pages)} pages under {course / 'feedback'}")
     console.print(f"[bold]5. report[/]: {paths['html']}\n   scores: {paths['csv']}\n   Gradescope: {paths['gradescope']}/")
     console.print(f"   gradebook: {course / 'gradebook.db'} (try: cd {course} && nbgrader export)")
+    console.print(f"   formgrader: cd {course} && jupyter server, then open /formgrader; nbgrader autograde, "
+                  "generate_feedback and release_feedback there run this engine (README: nbgrader's own tools)")
     return course

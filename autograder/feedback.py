@@ -20,13 +20,15 @@ td,th{{border:1px solid #ccc;padding:.4em;text-align:left;vertical-align:top}}.p
 """
 
 
-def render_feedback(student: str, lesson: str, grade: StoredGrade) -> str:
-    """Return the feedback page for one graded (or ungradable) submission."""
+def render_feedback(student: str, lesson: str, grade: StoredGrade, max_score: float | None = None) -> str:
+    """Return the feedback page for one graded (or ungradable) submission; `max_score` is the lesson's
+    points, shown for a submission that could not be graded."""
     title = html.escape(safe_text(f"{lesson}: feedback for {student}"))
     result = grade.result
     if result is None:
-        return PAGE.format(title=title, score=0, max_score=0, rows="",
+        page = PAGE.format(title=title, score=0, max_score=max_score or 0, rows="",
                            notes=f"<p>Your submission could not be graded: {html.escape(grade.error)}</p>")
+        return page if max_score else page.replace("<p><strong>Score: 0 / 0</strong></p>", "<p><strong>Not graded</strong></p>")
     rows = "\n".join(
         f"<tr><td>{html.escape(e.exercise)}</td><td>{e.score:g} / {e.max_score:g}</td>"
         f"<td class=\"{e.outcome}\">{e.outcome}</td><td>{html.escape(e.feedback)}</td></tr>"
@@ -37,13 +39,20 @@ def render_feedback(student: str, lesson: str, grade: StoredGrade) -> str:
 
 
 def write_feedback(config: Config, lesson: str, students: list[str] | None = None) -> list[Path]:
-    """Write feedback/<student>/<lesson>/<lesson>.html for every graded submission; return the paths."""
+    """Write feedback/<student>/<lesson>/<lesson>.html for every graded submission; return the paths. The
+    submission's timestamp.txt and submission_secret.txt go beside each page, as nbgrader's
+    generate_feedback puts them, so `nbgrader release_feedback` delivers these pages too."""
+    from .course import get_lesson
+    from .nbgrader_engine import copy_submission_files
+
+    points = sum(e.points for e in get_lesson(config.course_root, lesson).exercises)
     written = []
     for student, grade in stored_grades(config, lesson).items():
         if students and student not in students:
             continue
         target = config.course_root / "feedback" / student / lesson / f"{lesson}.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_feedback(student, lesson, grade), encoding="utf-8")
+        target.write_text(render_feedback(student, lesson, grade, points), encoding="utf-8")
+        copy_submission_files(config.course_root / "submitted" / student / lesson, target.parent)
         written.append(target)
     return written

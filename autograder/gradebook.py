@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from .config import ensure_tools_on_path
@@ -41,30 +42,89 @@ def has_assignment(course_root: Path, lesson: str) -> bool:
             return False
 
 
+def submission_timestamp(course_root: Path, lesson: str, student: str):
+    """Return the submission's time from submitted/<student>/<lesson>/timestamp.txt as nbgrader reads it
+    (naive UTC), or None when there is none (or it cannot be read)."""
+    from nbgrader.utils import parse_utc
+
+    path = course_root / "submitted" / student / lesson / "timestamp.txt"
+    try:
+        return parse_utc(path.read_text().strip()) if path.is_file() else None
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _is_manual(cell, solution_names: set[str]) -> bool:
+    """Return True for a grade cell a person grades: a graded answer (nbgrader's "manually graded answer")
+    or a markdown cell. Autograded test cells are neither."""
+    return cell.name in solution_names or cell.cell_type == "markdown"
+
+
 def record_submission(course_root: Path, lesson: str, student: str, result: SubmissionResult | None,
                       reason: str = "") -> None:
-    """Store one submission's auto scores and feedback (or zeros and the reason it was not graded)."""
-    from nbgrader.api import MissingEntry
-
+    """Store one submission's auto scores and feedback (or zeros and the reason it was not graded), its
+    timestamp and nbgrader's late penalty. Autograded cells are not left for manual grading (unless a
+    person already changed their score, as nbgrader's own autograde does); cells the lesson leaves to a
+    person keep nbgrader's flag."""
+    timestamp = submission_timestamp(course_root, lesson, student)
     with open_gradebook(course_root) as gradebook:
         gradebook.update_or_create_student(student)
-        try:
-            gradebook.find_submission(lesson, student)
-        except MissingEntry:
-            gradebook.add_submission(lesson, student)
+        gradebook.update_or_create_submission(lesson, student, timestamp=timestamp)
         assignment = gradebook.find_assignment(lesson)
         notebook = assignment.notebooks[0].name
+        solution_names = {cell.name for cell in assignment.notebooks[0].solution_cells}
         scores = {e.exercise: e for e in result.exercises} if result else {}
         for cell in assignment.notebooks[0].grade_cells:
+            if _is_manual(cell, solution_names):
+                continue
             grade = gradebook.find_grade(cell.name, notebook, lesson, student)
             exercise = scores.get(cell.name.removeprefix("test_"))
             grade.auto_score = exercise.score if exercise else 0.0
+            grade.needs_manual_grade = grade.manual_score is not None
         for cell in assignment.notebooks[0].solution_cells:
             comment = gradebook.find_comment(cell.name, notebook, lesson, student)
             exercise = scores.get(cell.name)
             comment.auto_comment = safe_text(f"{exercise.outcome}: {exercise.feedback}" if exercise
                                              else f"not graded: {reason}")
         gradebook.db.commit()
+    apply_late_penalty(course_root, lesson, student)
+
+
+def apply_late_penalty(course_root: Path, lesson: str, student: str) -> None:
+    """Set the submission's late penalty with nbgrader's own AssignLatePenalties step, configured by the
+    course's nbgrader_config.py (LateSubmissionPlugin.penalty_method, or a plugin of the course's)."""
+    import nbformat
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    with open_gradebook(course_root) as gradebook:
+        notebook = gradebook.find_assignment(lesson).notebooks[0].name
+    step = AssignLatePenalties(config=nbgrader_config(course_root))
+    resources = {"nbgrader": {"notebook": notebook, "assignment": lesson, "student": student,
+                              "db_url": db_url(course_root)}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        step.preprocess(nbformat.v4.new_notebook(), resources)
+
+
+def nbgrader_config(course_root: Path):
+    """Return the course's nbgrader configuration (its nbgrader_config.py), as nbgrader's commands see it."""
+    path = course_root / "nbgrader_config.py"
+    return _load_nbgrader_config(path, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@lru_cache(maxsize=8)
+def _load_nbgrader_config(path: Path, mtime: int):
+    from traitlets.config import Config as TraitletsConfig
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader(path.name, str(path.parent)).load_config() if mtime else TraitletsConfig()
+
+
+def add_students(course_root: Path, roster: dict[str, dict[str, str]]) -> None:
+    """Create or update students in nbgrader's student table: id -> first_name, last_name, email."""
+    with open_gradebook(course_root) as gradebook:
+        for student, fields in roster.items():
+            gradebook.update_or_create_student(student, **{k: v or None for k, v in fields.items()})
 
 
 def recorded_scores(course_root: Path, lesson: str, student: str) -> dict[str, float] | None:

@@ -28,12 +28,14 @@ def generate_release(lesson: Lesson, course_root: Path, output_root: Path, db_ur
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config as TraitletsConfig
 
+    from .nbgrader_engine import IGNORE
+
     ensure_tools_on_path()
     config = TraitletsConfig()
     config.CourseDirectory.root = str(course_root)
     config.CourseDirectory.release_directory = str(output_root)
     config.CourseDirectory.db_url = db_url or f"sqlite:///{output_root}/.release-gradebook.db"
-    config.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.pth"]
+    config.CourseDirectory.ignore = list(IGNORE)
     config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     config.ClearSolutions.enforce_metadata = True
     config.Application.log_level = "ERROR"
