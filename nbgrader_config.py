@@ -16,17 +16,18 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.enforce_metadata = True
 
-# Student code never runs outside the sandbox. These two hold even if the engine below cannot be imported
-# (an nbgrader from another environment): nbgrader's own execution names a kernel that does not exist, and
-# its autograde steps are none, so a mistake fails loudly instead of running student code unsandboxed.
+# Student code never runs outside the sandbox. These hold even if the engine below cannot be imported (an
+# nbgrader from another environment): nbgrader's own execution names a kernel that does not exist, and its
+# autograde step is named, not imported, so without the engine every submission fails loudly instead of
+# being run unsandboxed.
 c.Execute.kernel_name = "nbgrader-execution-is-off-in-this-course--student-code-runs-only-in-the-autograder-sandbox"
 c.Autograde.sanitize_preprocessors = []
-c.Autograde.autograde_preprocessors = []
+c.Autograde.autograde_preprocessors = ["autograder.nbgrader_engine.SandboxedAutograde"]
 try:
     from autograder.nbgrader_engine import configure
 except ImportError as exc:
     print(f"nbgrader_config.py: the autograder engine cannot be imported ({exc}); nbgrader autograde and validate "
-          "will not grade anything here. Use the course's environment: .venv/bin/nbgrader", file=sys.stderr)
+          "fail here. Use the course's environment: .venv/bin/nbgrader", file=sys.stderr)
 else:
     configure(c, ROOT)
 
