@@ -1,26 +1,32 @@
 """Calibrate the judgements of ml_fundamentals that involve randomness; write them to
 solutions/ml_fundamentals_calibration.json (read by autograder/graders/ml_fundamentals).
 
-  selection: which polynomial degrees a validation procedure picks on fresh noisy samples of the
-             lesson's generators (the true model f*, and random low-degree polynomials), over many
-             samples and several procedures (the reference's hold-out 1/3, random hold-out 1/3 and 1/2,
-             5-fold cross-validation). One pick is too noisy to judge (hold-out validation sometimes picks
-             any degree), so the grader judges the MEDIAN pick over BATCH samples: from each procedure's
-             pick histogram the exact distribution of that median follows (binomial tails), and the
-             accepted range runs from the lowest to the highest median any procedure reaches with
-             probability above TAIL.
+  selection: how the select_degree judgements (autograder/graders/ml_fundamentals) treat validation procedures
+             the notebook allows and biased ones, on the grader's own hidden data sets (`degree_datasets`: clear-cut
+             noisy samples of random polynomials, "plenty" of points for every degree 0..9 and "few" points for
+             degrees 0..2 with candidate degrees up to 20). Sound procedures: random hold-outs of 10 % (the low end
+             the course recommends), 20 %, a third and a half, the reference's fixed split, k-fold for k = 2, 3, 5,
+             10, leave-one-out, a repeated hold-out, with np.polynomial and np.polyfit fits. Over SEEDS simulated
+             grading runs it records per procedure how often a pick falls below the true degree (the under-fitting
+             check allows ALLOWED_BELOW per run) and the distribution of the mean excess over the true degree in
+             each group; max_mean_excess_<group> is the least value (on a grid of 1/8) that no sound procedure
+             exceeds with probability > TAIL (exact, from its per-degree excess histograms convolved over the
+             group's data sets; Hoeffding's distribution-free bound is recorded beside it). It then checks, run by
+             run, that no sound procedure fails and that every biased procedure (a constant degree, max_degree, a
+             sound pick shifted down by one, the least training loss, validation points also fitted) fails.
   networks:  trains the three MNIST reference nets under the notebook's protocol (BCELoss on the
              softmax output, SGD lr 0.1, batch 32, EPOCHS epochs) on several seeds, records their test
              accuracies, saves the first seed's weights as the committed reference weights, and sets each
              threshold MARGIN below the worst seed (rounded down to 0.5 %), checking that a net that
              predicts one class, or an untrained one, stays far below it.
 
-    OMP_NUM_THREADS=1 python solutions/calibrate_ml_fundamentals.py selection [--samples 600]
+    OMP_NUM_THREADS=1 python solutions/calibrate_ml_fundamentals.py selection [--seeds 300] [--workers 2]
     OMP_NUM_THREADS=1 python solutions/calibrate_ml_fundamentals.py networks [--seeds 3]
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import math
@@ -37,14 +43,13 @@ WEIGHTS_DIR = HERE.parent / "source" / "ml_fundamentals"
 WEIGHT_FILES = {"linear_accuracy": "mnist_linear.pth", "dnn_accuracy": "mnist_dnn.pth", "cnn_accuracy": "mnist_cnn.pth"}
 FACTORIES = {"linear_accuracy": "make_linear_net", "dnn_accuracy": "make_dnn", "cnn_accuracy": "make_cnn"}
 
-# the sampling protocol of the select_degree exercise (the grader draws its hidden samples the same way)
-SELECTION = {"count": 45, "max_degree": 12, "true_model_noise": 0.3,
-             "low_degrees": [1, 2, 3], "low_noise": 0.05, "low_coefficient_scale": 2.0}
-BATCH = 31  # samples per generator family in one grading run
-TAIL = 1e-6  # probability of a median pick outside the range, per procedure and side
+TAIL = 1e-6  # accepted probability, per sound procedure and grading run, of failing the over-fitting check
+ALLOWED_BELOW = 1  # picks below the true degree tolerated per run (clear-cut data: sound procedures make none)
+SELECTION_BASE = 20211012  # simulated runs draw their data sets from ([SELECTION_BASE, run, 1]), never a grading seed
 EPOCHS, MARGIN = 2, 0.01
 
 
+@functools.cache
 def solutions():
     spec = importlib.util.spec_from_file_location("_ml_fundamentals_reference", HERE / "ml_fundamentals.py")
     module = importlib.util.module_from_spec(spec)
@@ -52,72 +57,190 @@ def solutions():
     return module
 
 
-def low_degree_model(rng: np.random.Generator, degree: int, scale: float) -> np.polynomial.Polynomial:
-    """Return a random polynomial of exactly `degree` whose leading coefficient is clearly non-zero."""
-    coefficients = rng.normal(0., scale, degree + 1)
-    coefficients[-1] = rng.choice([-1, 1]) * rng.uniform(1., 2.) * scale
-    return np.polynomial.Polynomial(coefficients)
+@functools.cache
+def grader():
+    import sys
+
+    sys.path.insert(0, str(HERE.parent))
+    import autograder.graders.ml_fundamentals as module
+
+    return module
 
 
-def validation_losses(sol, X, Y, train: np.ndarray, valid: np.ndarray, max_degree: int) -> np.ndarray:
-    return sol.train_test_losses(X[train], Y[train], X[valid], Y[valid], range(max_degree + 1))[:, 1]
-
-
-def procedures(sol, rng: np.random.Generator):
-    """Return {name: select(X, Y, max_degree)}: validation procedures a student may reasonably use."""
+def sound_procedures(sol, g, rng: np.random.Generator) -> dict:
+    """Return {name: select(X, Y, max_degree)}: validation procedures the notebook allows (fit on a training part,
+    return the degree with the least loss on the held-out part), as students write them."""
     def hold_out(share):
-        def select(X, Y, max_degree):
-            order = rng.permutation(len(X))
-            n_val = int(len(X) * share)
-            return int(np.argmin(validation_losses(sol, X, Y, order[n_val:], order[:n_val], max_degree)))
+        return lambda X, Y, m: g.hold_out_pick(X, Y, rng, share, m)
+
+    def k_fold(k):
+        return lambda X, Y, m: g.k_fold_pick(X, Y, rng, k, m)
+
+    def repeated(share, repeats):
+        def select(X, Y, m):
+            n_valid, total = int(len(X) * share), 0.
+            for _ in range(repeats):
+                order = rng.permutation(len(X))
+                total = total + g.validation_losses(X, Y, order[n_valid:], order[:n_valid], m)
+            return int(np.argmin(total))
         return select
 
-    def k_fold(X, Y, max_degree, k=5):
-        folds = np.array_split(rng.permutation(len(X)), k)
-        total = sum(validation_losses(sol, X, Y, np.concatenate(folds[:i] + folds[i + 1:]), folds[i], max_degree)
-                    for i in range(k))
-        return int(np.argmin(total))
+    def written_out(fit, share):  # as a student writes it: shuffle, slice, fit every degree, argmin
+        def select(X, Y, m):
+            order = rng.permutation(len(X))
+            n_valid = round(len(X) * share)
+            va, tr = order[:n_valid], order[n_valid:]
+            losses = [np.mean((fit(X[tr], Y[tr], deg)(X[va]) - Y[va]) ** 2) for deg in range(m + 1)]
+            return int(np.argmin(losses))
+        return select
 
-    return {"reference (hold-out 1/3, fixed split)": sol.select_degree, "hold-out 1/3": hold_out(1 / 3),
-            "hold-out 1/2": hold_out(1 / 2), "5-fold cross-validation": k_fold}
-
-
-def calibrate_selection(samples: int) -> dict:
-    """Return the degrees (true model) and excess degrees (low-degree models) validation picks."""
-    sol, rng = solutions(), np.random.default_rng(20211012)
-    picks = {"true_model": {}, "low_degree_excess": {}}
-    for name, select in procedures(sol, rng).items():
-        true_counts, low_counts = Counter(), Counter()
-        for _ in range(samples):
-            X, Y = sol.sample_true_model(rng, SELECTION["count"], SELECTION["true_model_noise"])
-            true_counts[select(X, Y, SELECTION["max_degree"])] += 1
-            degree = int(rng.choice(SELECTION["low_degrees"]))
-            model = low_degree_model(rng, degree, SELECTION["low_coefficient_scale"])
-            X, Y = sol.sample_true_model(rng, SELECTION["count"], SELECTION["low_noise"], model)
-            low_counts[select(X, Y, SELECTION["max_degree"]) - degree] += 1
-        picks["true_model"][name] = {str(k): v for k, v in sorted(true_counts.items())}
-        picks["low_degree_excess"][name] = {str(k): v for k, v in sorted(low_counts.items())}
-        print(f"{name}: true model picks {dict(sorted(true_counts.items()))}; "
-              f"low-degree excess {dict(sorted(low_counts.items()))}", flush=True)
-    return {"protocol": SELECTION, "batch": BATCH, "tail": TAIL, "samples_per_procedure": samples, "picks": picks,
-            "median_range_true_model": median_range(picks["true_model"]),
-            "median_excess_range_low_degree": median_range(picks["low_degree_excess"])}
+    polynomial_fit = lambda x, y, deg: np.polynomial.Polynomial.fit(x, y, deg)
+    polyfit = lambda x, y, deg: np.poly1d(np.polyfit(x, y, deg))
+    return {"reference (hold-out 1/3, fixed split)": sol.select_degree,
+            **{f"hold-out {share:.0%}": hold_out(share) for share in (0.1, 0.2, 1 / 3, 0.5)},
+            "hold-out 10%, Polynomial.fit, written out": written_out(polynomial_fit, 0.1),
+            "hold-out 1/3, np.polyfit, written out": written_out(polyfit, 1 / 3),
+            **{f"{k}-fold cross-validation": k_fold(k) for k in (2, 3, 5, 10)},
+            "leave-one-out": lambda X, Y, m: int(np.argmin(g.leave_one_out_losses(X, Y, m))),
+            "hold-out 1/3 repeated 10 times": repeated(1 / 3, 10)}
 
 
-def median_range(table: dict[str, dict[str, int]]) -> list[int]:
-    """Return [low, high]: the medians of BATCH picks that some procedure reaches with probability > TAIL."""
-    at_least = lambda k, n, f: sum(math.comb(n, j) * f ** j * (1 - f) ** (n - j) for j in range(k, n + 1))
-    low, high = math.inf, -math.inf
-    for counts in table.values():
-        values = sorted(int(k) for k in counts)
-        total = sum(counts.values())
-        cdf = np.cumsum([counts[str(v)] for v in values]) / total
-        need = BATCH // 2 + 1  # the median is <= m iff at least `need` of the BATCH picks are <= m
-        p_le = [at_least(need, BATCH, f) for f in cdf]          # P(median <= v)
-        p_ge = [1.0] + [1 - p for p in p_le[:-1]]                    # P(median >= v)
-        low = min(low, min(v for v, p in zip(values, p_le) if p > TAIL))
-        high = max(high, max(v for v, p in zip(values, p_ge) if p > TAIL))
-    return [int(low), int(high)]
+def training_loss(X, Y, m):
+    return int(np.argmin([np.mean((np.polynomial.Polynomial.fit(X, Y, d)(X) - Y) ** 2) for d in range(m + 1)]))
+
+
+def validation_points_also_fitted(X, Y, m):
+    va = np.random.default_rng(0).permutation(len(X))[:len(X) // 3]
+    return int(np.argmin([np.mean((np.polynomial.Polynomial.fit(X, Y, d)(X[va]) - Y[va]) ** 2) for d in range(m + 1)]))
+
+
+def simulate_run(run: int) -> dict:
+    """Return the picks of every sound procedure and of the biased ones that need the data, on one simulated run's
+    data sets, the truth (degrees, groups), and whether the judge's own procedures confirm each "plenty" data set
+    as clear-cut."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # np.polyfit / Polynomial.fit warn on the underdetermined high degrees
+    sol, g = solutions(), grader()
+    datasets, truth = g.degree_datasets(np.random.default_rng([SELECTION_BASE, run, 1]))
+    rng = np.random.default_rng([SELECTION_BASE, run, 3])
+    procedures = {**sound_procedures(sol, g, rng), "least training loss": training_loss,
+                  "validation points also fitted": validation_points_also_fitted}
+    picks = {name: [] for name in procedures}
+    judge_rng, confirmed = np.random.default_rng([SELECTION_BASE, run, 2]), []
+    for dataset, degree, group in zip(datasets, truth["degrees"], truth["groups"]):
+        X, Y, m = np.asarray(dataset["X"]), np.asarray(dataset["Y"]), dataset["max_degree"]
+        for name, select in procedures.items():
+            picks[name].append(int(select(X, Y, m)))
+        confirmed.append(group == "plenty" and min(g.sound_picks(X, Y, m, judge_rng)) >= degree)
+    return {**truth, "max_degrees": [d["max_degree"] for d in datasets], "picks": picks, "confirmed": confirmed}
+
+
+def mean_excess(picks: list[int], run: dict, group: str, up_to: int) -> float:
+    return float(np.mean([p - d for p, d, g in zip(picks, run["degrees"], run["groups"]) if g == group and d <= up_to]))
+
+
+def verdicts(picks: list[int], run: dict, protocol: dict, tolerances: dict) -> dict:
+    """Return how one procedure's picks on one run fare in the grader's checks (as the grader judges them)."""
+    below = sum(p < d for p, d, c in zip(picks, run["degrees"], run["confirmed"]) if c)
+    plenty = mean_excess(picks, run, "plenty", protocol["plenty"]["low_degrees"])
+    few = mean_excess(picks, run, "few", len(protocol["few"]["copies"]))
+    failed = {"out of range": any(not 0 <= p <= m for p, m in zip(picks, run["max_degrees"])),
+              "under-fits": below > tolerances["allowed_below"],
+              "over-fits (plenty)": plenty > tolerances["max_mean_excess_plenty"],
+              "over-fits (few)": few > tolerances["max_mean_excess_few"]}
+    return {"below": below, "plenty": plenty, "few": few, "failed": [k for k, v in failed.items() if v]}
+
+
+def mean_excess_tail(histograms: dict[int, Counter], copies: list[int], tail: float) -> float:
+    """Return the least t on the grid of possible means such that P(mean excess > t) <= tail, the data sets'
+    excesses being independent draws from their degree's histogram (copies[d] data sets of degree d)."""
+    total, count = np.array([1.]), 0  # distribution of the summed excess, index = sum
+    for degree, copies_of_degree in enumerate(copies):
+        counts = histograms[degree]
+        pmf = np.zeros(max(max(counts), 0) + 1)
+        for excess, n in counts.items():
+            pmf[max(excess, 0)] += n  # an under-fit counts as excess 0 here (the other check judges it)
+        pmf /= pmf.sum()
+        for _ in range(copies_of_degree):
+            total = np.convolve(total, pmf)
+            count += 1
+    survival = total[::-1].cumsum()[::-1]  # survival[s] = P(sum >= s)
+    over = next(s for s in range(len(total)) if s + 1 >= len(total) or survival[s + 1] <= tail)
+    return over / count
+
+
+def hoeffding(mean: float, threshold: float, ranges: list[int]) -> float:
+    """Return Hoeffding's bound on P(mean excess > threshold) when its expectation is `mean` (excess i in [0, r_i])."""
+    n, gap = len(ranges), threshold - mean
+    return float(math.exp(-2 * n * n * gap * gap / sum(r * r for r in ranges))) if gap > 0 else 1.0
+
+
+def calibrate_selection(seeds: int, workers: int) -> dict:
+    """Return the select_degree tolerances with the figures behind them."""
+    import multiprocessing
+
+    g = grader()
+    protocol = g.SELECTION
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        runs = pool.map(simulate_run, range(seeds), chunksize=4)
+    biased_names = ("least training loss", "validation points also fitted")
+    sound = [name for name in runs[0]["picks"] if name not in biased_names]
+    groups = {"plenty": (protocol["plenty"]["copies"][:protocol["plenty"]["low_degrees"] + 1],
+                         protocol["plenty"]["max_degree"]),
+              "few": (protocol["few"]["copies"], protocol["few"]["max_degree"])}
+    figures, thresholds = {}, {group: {} for group in groups}
+    for name in sound:
+        figures[name] = {}
+        for group, (copies, top) in groups.items():
+            histograms = {d: Counter() for d in range(len(protocol[group]["copies"]))}
+            for run in runs:
+                for p, d, gr in zip(run["picks"][name], run["degrees"], run["groups"]):
+                    if gr == group:
+                        histograms[d][p - d] += 1
+            thresholds[group][name] = mean_excess_tail(histograms, copies, TAIL)
+            means = [mean_excess(run["picks"][name], run, group, len(copies) - 1) for run in runs]
+            picks = sum(histograms[d].total() for d in histograms)
+            figures[name][group] = {
+                "picks": picks, "below_true_degree": sum(n for d in histograms for e, n in histograms[d].items() if e < 0),
+                "exact_share_by_degree": [round(histograms[d][0] / histograms[d].total(), 3) for d in histograms],
+                "mean_excess": round(float(np.mean(means)), 3), "mean_excess_max_over_runs": round(float(np.max(means)), 3),
+                "mean_excess_threshold_at_tail": round(thresholds[group][name], 3)}
+        print(f"{name}: {figures[name]}", flush=True)
+    tolerances = {"allowed_below": ALLOWED_BELOW}
+    for group, (copies, top) in groups.items():
+        # the least threshold every sound procedure respects at TAIL, on a grid of 1/8
+        tolerances[f"max_mean_excess_{group}"] = math.ceil(max(thresholds[group].values()) * 8) / 8
+        ranges = [top - d for d, c in enumerate(copies) for _ in range(c)]
+        for name in sound:
+            figures[name][group]["hoeffding_bound_at_threshold"] = hoeffding(
+                figures[name][group]["mean_excess"], tolerances[f"max_mean_excess_{group}"], ranges)
+    # every run judged as the grader judges it: sound procedures pass, biased ones fail
+    sound_failures = {name: sum(bool(verdicts(r["picks"][name], r, protocol, tolerances)["failed"]) for r in runs)
+                      for name in sound}
+    biased = {f"constant {c}": (lambda r, c=c: [c] * len(r["degrees"])) for c in range(11)}
+    biased["max_degree"] = lambda r: list(r["max_degrees"])
+    biased["min(10, max_degree)"] = lambda r: [min(10, m) for m in r["max_degrees"]]
+    biased.update({f"{name}, one degree lower": (lambda r, n=name: [max(p - 1, 0) for p in r["picks"][n]])
+                   for name in sound})
+    biased.update({name: (lambda r, n=name: r["picks"][n]) for name in biased_names})
+    biased_passes, caught_by = {}, {}
+    for name, make in biased.items():
+        failed = [verdicts(make(r), r, protocol, tolerances)["failed"] for r in runs]
+        biased_passes[name] = sum(not f for f in failed)
+        caught_by[name] = dict(Counter(k for f in failed for k in f))
+    one_higher = {name: sum(not verdicts([min(p + 1, m) for p, m in zip(r["picks"][name], r["max_degrees"])], r,
+                                         protocol, tolerances)["failed"] for r in runs) for name in sound}
+    unconfirmed = sum(not c for r in runs for c, g_ in zip(r["confirmed"], r["groups"]) if g_ == "plenty")
+    print(f"tolerances {tolerances}; sound runs failed {sound_failures}; biased runs passed {biased_passes}; "
+          f"caught by {caught_by}; judge-unconfirmed data sets {unconfirmed}", flush=True)
+    if any(sound_failures.values()) or any(biased_passes.values()):
+        raise SystemExit("the select_degree checks do not separate sound from biased procedures on every run")
+    return {"protocol": protocol, "runs": seeds, "tail": TAIL, "tolerances": tolerances,
+            "judge_unconfirmed_plenty_data_sets": unconfirmed,
+            "sound_procedures": figures, "sound_runs_failed": sound_failures,
+            "biased_runs_passed": biased_passes, "biased_caught_by": caught_by,
+            "sound_pick_one_higher_runs_passed (not required to fail)": one_higher}
 
 
 def mnist(train: bool):
@@ -190,11 +313,13 @@ def to_json(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=("selection", "networks"))
-    parser.add_argument("--samples", type=int, default=600, help="noisy samples per validation procedure")
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds per reference net")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="simulated grading runs (selection, default 300) or training seeds per net (networks, default 3)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the selection runs")
     args = parser.parse_args()
     began = time.perf_counter()
-    part = calibrate_selection(args.samples) if args.part == "selection" else calibrate_networks(args.seeds)
+    part = (calibrate_selection(args.seeds or 300, args.workers) if args.part == "selection"
+            else calibrate_networks(args.seeds or 3))
     import torch
 
     result = json.loads(OUT.read_text()) if OUT.is_file() else {}

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.judge import accuracy, close, exercise, expect, is_number
+from autograder.sandboxed.probes.ml_fundamentals import seeded_parameter
 
-from . import TRUTH_KEY, calibration, held_out_labels
+from . import SELECTION, TRUTH_KEY, calibration, held_out_labels, selection_tolerances, sound_picks
 
 
 def _values(summary: dict, what: str, shape: list[int]) -> np.ndarray:
@@ -33,38 +34,67 @@ def test_poly_losses_values(student, reference, hidden):
            "The second column should be the test loss: the mean squared error of the same fit on the test data.")
 
 
-def _median_pick(picks: list, offsets: list[int] | None = None) -> float:
-    return float(np.median(np.asarray(picks, dtype=np.float64) - np.asarray(offsets or 0)))
+def _picks(student, hidden) -> list[int]:
+    picks = student["picks"]
+    expect(isinstance(picks, list) and len(picks) == len(hidden["datasets"]),
+           "`select_degree` did not return one degree per data set.")
+    expect(all(isinstance(p, int) for p in picks), "`select_degree` should return a whole number (a degree).")
+    return picks
 
 
 @exercise("select_degree")
 def test_select_degree_returns_a_degree(student, hidden):
-    picks = student["true_model"] + student["low_degree"]
-    expect(all(isinstance(p, int) for p in picks), "`select_degree` should return a whole number (a degree).")
-    expect(all(0 <= p <= hidden["max_degree"] for p in picks),
+    picks = _picks(student, hidden)
+    expect(all(0 <= p <= s["max_degree"] for p, s in zip(picks, hidden["datasets"])),
            "`select_degree` should return a degree between 0 and max_degree.")
 
 
 @exercise("select_degree", weight=2)
-def test_select_degree_on_the_true_model(student):
-    picks = student["true_model"]
-    expect(all(isinstance(p, int) for p in picks), "`select_degree` should return a whole number (a degree).")
-    low, high = calibration()["selection"]["median_range_true_model"]
-    expect(low <= _median_pick(picks) <= high,
-           "On fresh noisy samples of f*, the degrees your `select_degree` picks are not those a validation "
-           "procedure picks: fit on one part of the data, and choose the degree with the least loss on the "
-           "held-out part (not on the data the fit has seen).")
+def test_select_degree_finds_the_degree_the_data_need(student, hidden, grading):
+    """On the clear-cut data sets ("plenty": many points, little noise, a clearly non-zero leading coefficient)
+    every sound validation procedure picks at least the polynomial's degree. The judge confirms it per data set
+    with its own procedures on the same data (sound_picks); the student's pick may fall below the degree on at
+    most `allowed_below` of the confirmed ones."""
+    picks, truth = _picks(student, hidden), grading.inputs[TRUTH_KEY]
+    rng = np.random.default_rng([grading.seed, 2])
+    judged = below = 0
+    for pick, dataset, degree, group in zip(picks, hidden["datasets"], truth["degrees"], truth["groups"]):
+        if group != "plenty" or min(sound_picks(dataset["X"], dataset["Y"], dataset["max_degree"], rng)) < degree:
+            continue  # a data set the judge's own procedures do not all find clear-cut on this draw is not judged
+        judged += 1
+        below += pick < degree
+    expect(judged > 0, "The grader could not judge `select_degree` on this draw.")
+    expect(below <= selection_tolerances()["allowed_below"],
+           f"On {below} of {judged} noisy samples of polynomials where validation clearly needs the polynomial's own "
+           "degree (plenty of points, little noise), your `select_degree` picked a lower one. Fit each degree on the "
+           "training part only and return the degree with the least loss on the held-out part, never a degree "
+           "fixed in advance or shifted.")
 
 
-@exercise("select_degree", weight=2)
-def test_select_degree_on_low_degree_models(student, grading):
-    picks = student["low_degree"]
-    expect(all(isinstance(p, int) for p in picks), "`select_degree` should return a whole number (a degree).")
-    low, high = calibration()["selection"]["median_excess_range_low_degree"]
-    excess = _median_pick(picks, grading.inputs[TRUTH_KEY]["low_degrees"])
-    expect(low <= excess <= high,
-           "On noisy samples of other, low-degree polynomials, your `select_degree` does not pick the degrees a "
-           "validation procedure picks: the choice must come from the data, not be fixed in advance.")
+def _mean_excess(picks: list[int], truth: dict, group: str, up_to: int) -> float:
+    return float(np.mean([p - d for p, d, g in zip(picks, truth["degrees"], truth["groups"]) if g == group and d <= up_to]))
+
+
+@exercise("select_degree")
+def test_select_degree_does_not_overfit_plenty_of_points(student, hidden, grading):
+    """On the clear-cut samples of degree <= low_degrees, the mean excess of the picks over the true degree stays
+    within what every sound procedure reaches (calibrated down to 10 % hold-outs)."""
+    excess = _mean_excess(_picks(student, hidden), grading.inputs[TRUTH_KEY], "plenty", SELECTION["plenty"]["low_degrees"])
+    expect(excess <= selection_tolerances()["max_mean_excess_plenty"],
+           "On noisy samples of low-degree polynomials your `select_degree` picks degrees far above the ones "
+           "validation picks: the degree must come from the data (the least loss on held-out points), not be "
+           "fixed in advance.")
+
+
+@exercise("select_degree")
+def test_select_degree_does_not_overfit_few_points(student, hidden, grading):
+    """On small samples of low-degree polynomials with many candidate degrees, a loss measured on held-out points
+    stays near the true degree, a loss on points the fit has seen runs to the highest degrees (calibrated)."""
+    excess = _mean_excess(_picks(student, hidden), grading.inputs[TRUTH_KEY], "few", len(SELECTION["few"]["copies"]))
+    expect(excess <= selection_tolerances()["max_mean_excess_few"],
+           "On small noisy samples of low-degree polynomials your `select_degree` picks far too high degrees: "
+           "the validation points must not be used in the fit (fit on the training part only, then measure the "
+           "loss on the held-out part).")
 
 
 @exercise("gd_trajectory")
@@ -106,16 +136,94 @@ def _judge_accuracy(name: str, student) -> None:
                                "Train it (longer), then save its weights again.")
 
 
+# the networks the notebook asks for, as (kind, parameter shapes) layer by layer; the judge recomputes their
+# outputs with the parameters the probe sets (seeded_parameter, in definition order) and compares
+NETWORKS = {
+    "linear_accuracy": [("flatten",), ("linear", (10, 784)), ("softmax",)],
+    "dnn_accuracy": [("flatten",), ("linear", (50, 784)), ("relu",), ("linear", (10, 50)), ("softmax",)],
+    "cnn_accuracy": [("conv", (12, 1, 9, 9)), ("maxpool", 2), ("relu",), ("conv", (24, 12, 5, 5)), ("relu",),
+                     ("maxpool", 3), ("flatten",), ("linear", (16, 96)), ("relu",), ("linear", (10, 16)),
+                     ("softmax",)],
+}
+DESCRIPTIONS = {
+    "linear_accuracy": "`linear_net` should flatten each image, apply one dense layer of 10 neurons "
+                       "(nn.Linear(784, 10)) and a softmax over the 10 classes",
+    "dnn_accuracy": "`dnn_net` should flatten each image, apply nn.Linear(784, 50), a ReLU, nn.Linear(50, 10) and "
+                    "a softmax over the 10 classes",
+    "cnn_accuracy": "`cnn_net` should apply the layers the exercise lists, in order, ending with a softmax over "
+                    "the 10 classes",
+}
+
+
+def expected_output(exercise_id: str, weight_seed: int, images) -> np.ndarray:
+    """Return, computed here, the output of the network the notebook asks for with the probe's seeded parameters."""
+    import torch
+    import torch.nn.functional as F
+
+    x, index = torch.tensor(np.asarray(images, dtype=np.float64)), 0
+
+    def parameters(*shapes):
+        nonlocal index
+        values = [torch.from_numpy(seeded_parameter(weight_seed, index + i, s).astype(np.float64))
+                  for i, s in enumerate(shapes)]
+        index += len(shapes)
+        return values
+
+    for layer in NETWORKS[exercise_id]:
+        kind = layer[0]
+        if kind == "flatten":
+            x = x.flatten(1)
+        elif kind == "linear":
+            x = F.linear(x, *parameters(layer[1], layer[1][:1]))
+        elif kind == "conv":
+            x = F.conv2d(x, *parameters(layer[1], layer[1][:1]))
+        elif kind == "maxpool":
+            x = F.max_pool2d(x, layer[1])
+        elif kind == "relu":
+            x = F.relu(x)
+        elif kind == "softmax":
+            x = F.softmax(x, dim=1)
+    return x.numpy()
+
+
+def _judge_structure(exercise_id: str, student, hidden) -> None:
+    seeded = student["seeded"]
+    expect("error" not in seeded, f"{DESCRIPTIONS[exercise_id]}: it raised {seeded.get('error')} on a batch of "
+                                  "images once the grader set its parameters.")
+    out = seeded["output"]
+    expect(out.get("kind") == "tensor" and out["shape"] == [len(hidden["probe_images"]), 10] and out["values"],
+           f"{DESCRIPTIONS[exercise_id]}: it should map a batch of 1x28x28 images to 10 class probabilities each.")
+    expected = expected_output(exercise_id, hidden["weight_seed"], hidden["probe_images"])
+    expect(close(out["values"], expected, rtol=1e-3, atol=1e-5),
+           f"{DESCRIPTIONS[exercise_id]} (tested with parameters set by the grader: its outputs are not that "
+           "network's; each image's 10 outputs should be probabilities summing to 1).")
+
+
 @exercise("linear_accuracy")
+def test_linear_net_structure(student, hidden):
+    _judge_structure("linear_accuracy", student, hidden)
+
+
+@exercise("linear_accuracy", weight=2)
 def test_linear_accuracy_reaches_threshold(student):
     _judge_accuracy("linear_accuracy", student)
 
 
 @exercise("dnn_accuracy")
+def test_dnn_net_structure(student, hidden):
+    _judge_structure("dnn_accuracy", student, hidden)
+
+
+@exercise("dnn_accuracy", weight=2)
 def test_dnn_accuracy_reaches_threshold(student):
     _judge_accuracy("dnn_accuracy", student)
 
 
 @exercise("cnn_accuracy")
+def test_cnn_net_structure(student, hidden):
+    _judge_structure("cnn_accuracy", student, hidden)
+
+
+@exercise("cnn_accuracy", weight=2)
 def test_cnn_accuracy_reaches_threshold(student):
     _judge_accuracy("cnn_accuracy", student)

@@ -1,7 +1,9 @@
 """Probes for the ml_fundamentals lesson (polynomial fits, degree selection, gradient descent, MNIST nets)."""
 from __future__ import annotations
 
-from .common import answer, predict_images_with_submitted_weights
+import math
+
+from .common import answer, module_leaves, predict_images_with_submitted_weights, tensor_summary
 
 
 def _array(value) -> dict:
@@ -36,13 +38,12 @@ def probe_poly_losses(ns: dict, tr_X: list, tr_Y: list, te_X: list, te_Y: list, 
     return _array(losses)
 
 
-def probe_select_degree(ns: dict, max_degree: int, true_model: list[dict], low_degree: list[dict]) -> dict:
-    """Return the degrees `select_degree` picks on each hidden noisy sample of both generator families."""
+def probe_select_degree(ns: dict, datasets: list[dict]) -> dict:
+    """Return the degree `select_degree` picks on each hidden noisy data set (with its own max_degree)."""
     import numpy as np
 
     select = answer(ns, "select_degree")
-    pick = lambda sample: _whole(select(np.array(sample["X"]), np.array(sample["Y"]), max_degree))
-    return {"true_model": [pick(s) for s in true_model], "low_degree": [pick(s) for s in low_degree]}
+    return {"picks": [_whole(select(np.array(s["X"]), np.array(s["Y"]), s["max_degree"])) for s in datasets]}
 
 
 def probe_gd_trajectory(ns: dict, cases: list[dict]) -> dict:
@@ -59,16 +60,59 @@ def probe_lr_bound(ns: dict, pairs: list) -> dict:
     return {"bounds": [_array(bound(a, b)) for a, b in pairs]}
 
 
-def probe_linear_accuracy(ns: dict, images: str) -> dict:
-    """Return predictions of `linear_net` with `mnist_linear.pth` on the held-out images (no labels here)."""
-    return predict_images_with_submitted_weights(ns, "linear_net", "mnist_linear.pth", images)
+def seeded_parameter(seed: int, index: int, shape: tuple[int, ...]):
+    """Return the float32 numpy values the grader puts in the index-th parameter tensor (definition order) of a
+    probed network: weights N(0, 1.5 / sqrt(fan-in)), biases N(0, 0.5), drawn from (seed, index). The judge redraws
+    them to recompute the network's output itself."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, index])
+    if len(shape) >= 2:
+        return rng.normal(0.0, 1.5 / math.sqrt(max(math.prod(shape[1:]), 1)), shape).astype(np.float32)
+    return rng.normal(0.0, 0.5, shape).astype(np.float32)
 
 
-def probe_dnn_accuracy(ns: dict, images: str) -> dict:
-    """Return predictions of `dnn_net` with `mnist_dnn.pth` on the held-out images (no labels here)."""
-    return predict_images_with_submitted_weights(ns, "dnn_net", "mnist_dnn.pth", images)
+def _seeded_output(net, weight_seed: int, images: list) -> dict:
+    """Return the output of a copy of `net` on `images` ([N, 1, 28, 28]) with every parameter tensor, in definition
+    order, set to seeded_parameter(weight_seed, i, its shape)."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(net)
+    index = 0
+    with torch.no_grad():
+        for leaf in module_leaves(net):
+            for parameter in dict.values(object.__getattribute__(leaf, "__dict__").get("_parameters") or {}):
+                if parameter is not None:
+                    parameter.copy_(torch.from_numpy(seeded_parameter(weight_seed, index, tuple(parameter.shape))))
+                    index += 1
+        net.to("cpu").eval()
+        dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
+        return tensor_summary(net(torch.tensor(images, dtype=dtype)))
 
 
-def probe_cnn_accuracy(ns: dict, images: str) -> dict:
-    """Return predictions of `cnn_net` with `mnist_cnn.pth` on the held-out images (no labels here)."""
-    return predict_images_with_submitted_weights(ns, "cnn_net", "mnist_cnn.pth", images)
+def _net_probe(ns: dict, name: str, weights_file: str, images: str, probe_images: list, weight_seed: int) -> dict:
+    """Return the predictions of `name` with the submitted weights on the held-out images (no labels here), and
+    its outputs on a few hidden random images with parameters set by the grader (the judge recomputes them)."""
+    result = predict_images_with_submitted_weights(ns, name, weights_file, images)
+    try:
+        result["seeded"] = {"output": _seeded_output(answer(ns, name), weight_seed, probe_images)}
+    except Exception as exc:  # judged by the exercise's structure test; the predictions above still count
+        result["seeded"] = {"error": type(exc).__name__}
+    return result
+
+
+def probe_linear_accuracy(ns: dict, images: str, probe_images: list, weight_seed: int) -> dict:
+    """Return predictions of `linear_net` with `mnist_linear.pth`, and its outputs with grader-set parameters."""
+    return _net_probe(ns, "linear_net", "mnist_linear.pth", images, probe_images, weight_seed)
+
+
+def probe_dnn_accuracy(ns: dict, images: str, probe_images: list, weight_seed: int) -> dict:
+    """Return predictions of `dnn_net` with `mnist_dnn.pth`, and its outputs with grader-set parameters."""
+    return _net_probe(ns, "dnn_net", "mnist_dnn.pth", images, probe_images, weight_seed)
+
+
+def probe_cnn_accuracy(ns: dict, images: str, probe_images: list, weight_seed: int) -> dict:
+    """Return predictions of `cnn_net` with `mnist_cnn.pth`, and its outputs with grader-set parameters."""
+    return _net_probe(ns, "cnn_net", "mnist_cnn.pth", images, probe_images, weight_seed)
