@@ -90,18 +90,20 @@ def fingerprint(folder: Path, notebook: Path, side_files: tuple[str, ...]) -> st
     return digest.hexdigest()
 
 
+def read_submission(folder: Path, lesson: str, side_files: tuple[str, ...]) -> Submission:
+    """Return the submission in one folder submitted/<student>/<lesson>/: its notebook (<lesson>.ipynb, else
+    the first .ipynb) and the fingerprint of what its grade depends on."""
+    notebooks = sorted(folder.glob("*.ipynb"))
+    notebook = folder / f"{lesson}.ipynb" if (folder / f"{lesson}.ipynb").exists() else (notebooks or [folder / f"{lesson}.ipynb"])[0]
+    return Submission(folder.parent.name, folder, notebook, fingerprint(folder, notebook, side_files))
+
+
 def find_submissions(config: Config, lesson: str, students: list[str] | None = None) -> list[Submission]:
     """Return the collected submissions of a lesson (optionally only some students), sorted by student."""
     side_files = get_lesson(config.course_root, lesson).grader.SUBMITTED_FILES
-    found = []
-    for folder in sorted((config.course_root / "submitted").glob(f"*/{lesson}")):
-        student = folder.parent.name
-        if students and student not in students:
-            continue
-        notebooks = sorted(folder.glob("*.ipynb"))
-        notebook = folder / f"{lesson}.ipynb" if (folder / f"{lesson}.ipynb").exists() else (notebooks or [folder / f"{lesson}.ipynb"])[0]
-        found.append(Submission(student, folder, notebook, fingerprint(folder, notebook, side_files)))
-    return found
+    return [read_submission(folder, lesson, side_files)
+            for folder in sorted((config.course_root / "submitted").glob(f"*/{lesson}"))
+            if not students or folder.parent.name in students]
 
 
 def student_seed(run_seed: int, student: str) -> int:
@@ -161,13 +163,15 @@ def _gradebook_matches(config: Config, lesson: str, student: str, result: Submis
 
 
 def _settle(config: Config, lesson: str, student: str, result: SubmissionResult | None, error: str,
-            state: dict | None = None) -> ClassOutcome:
-    """Return a grade's outcome after storing it where it is missing: a new grade's record (`state`), then
-    the gradebook unless it holds the grade already. A write that fails is this student's outcome ("not
-    recorded", with the reason), never the class's."""
+            state: dict | None = None, on_stored: Callable[[], None] | None = None) -> ClassOutcome:
+    """Return a grade's outcome after storing it where it is missing: a new grade's record (`state`; then
+    `on_stored()`, which must not raise), then the gradebook unless it holds the grade already. A write that
+    fails is this student's outcome ("not recorded", with the reason), never the class's."""
     try:
         if state is not None:
             _write_atomically(result_path(config, lesson, student), json.dumps(state, indent=1))
+            if on_stored:  # `watch`: the feedback page, from the record, before the slower gradebook
+                on_stored()
         elif _gradebook_matches(config, lesson, student, result):
             return ClassOutcome(student, "skipped", result, error)
         from .nbgrader_engine import publish_autograded
@@ -191,6 +195,60 @@ def _why(stored: StoredGrade | None, submission: Submission, graders: str, force
     return "forced" if force else ""
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What one submission needs: its stored grade, why it is graded now ("" when the stored grade stands)
+    and, then, the work for a grading worker."""
+
+    submission: Submission
+    stored: StoredGrade | None
+    why: str
+    item: BatchItem | None  # None when the stored grade stands
+    graders: str  # seeds.graders_fingerprint of the lesson, recorded with the grade
+    run_seed: int | None = None  # --seed, recorded with the grade
+
+
+def pending_work(config: Config, lesson: str, submission: Submission, graders: str, force: bool = False,
+                 seed: int | None = None, dry_run: bool = False) -> Pending:
+    """Return the work pending for one submission: none when it was graded already (same submission, same
+    graders), else a BatchItem with its hidden-input seed (from the course secret, or the run `seed`) and
+    where its executed notebook goes (nowhere in a dry run)."""
+    stored = load_state(config, lesson, submission.student)
+    why = _why(stored, submission, graders, force)
+    if not why:
+        return Pending(submission, stored, "", None, graders, seed)
+    executed = None if dry_run else config.course_root / "autograded" / submission.student / lesson / f"{lesson}.ipynb"
+    hidden = hidden_seed(config.course_root, lesson, submission.student) if seed is None else student_seed(seed, submission.student)
+    item = BatchItem(submission.student, submission.notebook, lesson, hidden, executed)
+    return Pending(submission, stored, why, item, graders, seed)
+
+
+def resync(config: Config, lesson: str, pending: Pending, dry_run: bool = False) -> ClassOutcome:
+    """Return the outcome of a submission whose stored grade stands, after re-syncing the gradebook with it."""
+    stored, student = pending.stored, pending.submission.student
+    if dry_run:
+        return ClassOutcome(student, "skipped", stored.result, stored.error)
+    return _settle(config, lesson, student, stored.result, stored.error)
+
+
+def settle_outcome(config: Config, lesson: str, pending: Pending, outcome: BatchOutcome,
+                   dry_run: bool = False, on_stored: Callable[[], None] | None = None) -> ClassOutcome:
+    """Return what became of one graded submission: its record (autograded/<student>/<lesson>/result.json)
+    written (then `on_stored()`), then its gradebook row. A failure of ours ("internal") stores nothing: it
+    stays pending."""
+    before = pending.stored.result if pending.stored else None
+    if outcome.internal:  # our failure: leave it pending for the next run, never a student's zero
+        return ClassOutcome(outcome.key, "not graded", None, outcome.error)
+    if dry_run:
+        return ClassOutcome(outcome.key, "graded (dry run)", outcome.result, outcome.error, before, pending.why)
+    state = {"student": outcome.key, "lesson": lesson, "fingerprint": pending.submission.fingerprint,
+             "graders": pending.graders, "run_seed": pending.run_seed,
+             "result": outcome.result.to_json() if outcome.result else None,
+             "error": safe_text(outcome.error), "internal": outcome.internal}
+    return replace(_settle(config, lesson, outcome.key, outcome.result, outcome.error, state, on_stored),
+                   previous=before, why=pending.why)
+
+
 def autograde(config: Config, lesson: str, students: list[str] | None = None, workers: int | None = None,
               force: bool = False, seed: int | None = None, limits: dict | None = None, scheduler: str | None = None,
               on_event: Callable[[str, ClassOutcome | None], None] | None = None,
@@ -206,39 +264,23 @@ def autograde(config: Config, lesson: str, students: list[str] | None = None, wo
     graders = graders_fingerprint(the_lesson)
     submissions = find_submissions(config, lesson, students)
     outcomes: dict[str, ClassOutcome] = {}
-    pending: list[BatchItem] = []
-    by_student = {s.student: s for s in submissions}
-    previous: dict[str, tuple[StoredGrade | None, str]] = {}
+    pending: dict[str, Pending] = {}
     for submission in submissions:
-        stored = load_state(config, lesson, submission.student)
-        why = _why(stored, submission, graders, force)
-        if not why:  # graded already with these graders: re-sync the gradebook
-            outcomes[submission.student] = (ClassOutcome(submission.student, "skipped", stored.result, stored.error)
-                                            if dry_run else _settle(config, lesson, submission.student, stored.result, stored.error))
-            continue
-        previous[submission.student] = (stored, why)
-        executed = None if dry_run else config.course_root / "autograded" / submission.student / lesson / f"{lesson}.ipynb"
-        hidden = hidden_seed(config.course_root, lesson, submission.student) if seed is None else student_seed(seed, submission.student)
-        pending.append(BatchItem(submission.student, submission.notebook, lesson, hidden, executed))
+        work = pending_work(config, lesson, submission, graders, force, seed, dry_run)
+        if work.item is None:  # graded already with these graders: re-sync the gradebook
+            outcomes[submission.student] = resync(config, lesson, work, dry_run)
+        else:
+            pending[submission.student] = work
     if on_event:
         on_event(f"{len(pending)} to grade, {len(outcomes)} already graded", None)
 
     def finish(outcome: BatchOutcome) -> None:
-        stored, why = previous[outcome.key]
-        before = stored.result if stored else None
-        if outcome.internal:  # our failure: leave it pending for the next run, never a student's zero
-            done = ClassOutcome(outcome.key, "not graded", None, outcome.error)
-        elif dry_run:
-            done = ClassOutcome(outcome.key, "graded (dry run)", outcome.result, outcome.error, before, why)
-        else:
-            state = {"student": outcome.key, "lesson": lesson, "fingerprint": by_student[outcome.key].fingerprint,
-                     "graders": graders, "run_seed": seed, "result": outcome.result.to_json() if outcome.result else None,
-                     "error": safe_text(outcome.error), "internal": outcome.internal}
-            done = replace(_settle(config, lesson, outcome.key, outcome.result, outcome.error, state), previous=before, why=why)
+        done = settle_outcome(config, lesson, pending[outcome.key], outcome, dry_run)
         outcomes[outcome.key] = done
         if on_event:
             on_event("done", done)
 
     if pending:
-        grade_many(pending, config.course_root, workers, limits, on_done=finish, scheduler=scheduler)
+        grade_many([work.item for work in pending.values()], config.course_root, workers, limits, on_done=finish,
+                   scheduler=scheduler)
     return [outcomes[s.student] for s in submissions]

@@ -221,6 +221,20 @@ def changes_table(outcomes) -> Table | str:
     return table
 
 
+def cmd_watch(args: argparse.Namespace) -> ExitCode:
+    from .config import load_config
+    from .course import get_lesson
+    from .watch import run_watch
+
+    config = load_config()
+    lesson = get_lesson(config.course_root, args.lesson)
+    stats = run_watch(config, lesson.name, console, args.workers, args.scheduler or args.dask, once=args.once,
+                      settle=args.settle)
+    console.print(f"stopped: {stats.graded} graded, {stats.failed} failed, {stats.already} already graded; "
+                  "a restart grades only what is new", highlight=False)
+    return ExitCode.OK
+
+
 def cmd_feedback(args: argparse.Namespace) -> ExitCode:
     from .config import load_config
     from .feedback import write_feedback
@@ -328,6 +342,26 @@ def build_parser() -> argparse.ArgumentParser:
                          help="grade on a running Dask cluster; its workers need this course at the same path, "
                               "this package and bubblewrap; lost workers' submissions are retried")
     autograde_.set_defaults(run=cmd_autograde)
+    watch = verbs.add_parser("watch", help="grade submissions as they arrive, on warm workers, until Ctrl-C",
+                             description="Keep warm workers and grade every new or changed submitted/*/LESSON as\n"
+                             "soon as it is complete (quiet for --settle seconds, its notebook parses), writing\n"
+                             "its result, gradebook row and feedback page as autograde and feedback do. A live\n"
+                             "view shows the queue and latency. Ctrl-C stops; a restart grades only what is new.",
+                             epilog="examples: autograder watch hands_on_dl --workers 2\n"
+                                    "          autograder watch hands_on_dl --scheduler tcp://10.0.0.5:8786\n"
+                                    "          autograder watch hands_on_dl --once   # grade what is pending, then exit",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    watch.add_argument("lesson")
+    watch.add_argument("--workers", type=int, help="parallel sandboxes (default: one per core)")
+    watch.add_argument("--once", action="store_true", help="grade what is pending (waiting for it to be complete), "
+                                                           "then exit")
+    watch.add_argument("--settle", type=float, default=0.25, metavar="S",
+                       help="seconds a submission folder must go unwritten before it is read (default 0.25)")
+    watch_backend = watch.add_mutually_exclusive_group()
+    watch_backend.add_argument("--dask", choices=["local"], help="grade on a Dask LocalCluster started here (--workers of them)")
+    watch_backend.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                               help="grade on a running Dask cluster (its workers stay warm between runs)")
+    watch.set_defaults(run=cmd_watch)
     feedback = verbs.add_parser("feedback", help="write per-student HTML feedback",
                                 epilog="example: autograder feedback hands_on_dl")
     feedback.add_argument("lesson")
