@@ -73,3 +73,44 @@ def test_learns_needs_a_quorum_at_the_threshold():
     assert learns(losses, quorum=2)
     assert learns(losses[:3])
     assert not learns(losses, threshold=1e-4, quorum=1)
+
+
+def test_a_stated_training_is_retraced_too(data):
+    # the judge trains a student's claim with the learning rate and epochs the student states
+    state = torch.get_rng_state()
+    expected = torch.tensor([train_one([6], seed, *data, epochs=3, lr=2e-2) for seed in (0, 1)], dtype=torch.float64)
+    torch.set_rng_state(state)
+    got = train_replicas([6], [0, 1], *data, epochs=3, lr=2e-2)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-6)
+    assert not torch.allclose(got, train_replicas([6], [0, 1], *data, epochs=3), rtol=0, atol=1e-6)
+
+
+# the graders module marks its tests with the autograder's `exercise` mark, unknown outside grading
+judge_only = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")
+
+
+@judge_only
+@pytest.mark.parametrize("items, feedback", [
+    ({"lr": 1e-2, "epochs": 5000}, 'should be a whole number from 1 to 2000 (it is 5000)'),
+    ({"lr": 1e-6}, 'should be a number from 1e-5 to 1 (it is 1e-06)'),
+    ({"lr": "nan"}, 'should be a number from 1e-5 to 1.'),
+    ({"epochs": 0}, 'should be a whole number from 1 to 2000 (it is 0)'),
+    ({"lr": 1e-2, "batch_size": 1}, 'only "lr" and "epochs" can be changed'),
+])
+def test_a_training_out_of_bounds_fails_with_words(items, feedback):
+    from autograder.graders.hands_on_dl.test_hands_on_dl import stated_training
+    from autograder.judge import GradingFailure
+
+    with pytest.raises(GradingFailure, match=feedback.replace("(", r"\(").replace(")", r"\)")):
+        stated_training({"given": True, "kind": "dict", "items": items}, "w_1_training")
+
+
+@judge_only
+def test_a_stated_training_defaults_where_it_says_nothing():
+    from autograder.graders.hands_on_dl.test_hands_on_dl import stated_training
+
+    assert stated_training({"given": False}, "w_1_training") == {"lr": 5e-3, "epochs": 250}
+    assert stated_training({"given": True, "kind": "dict", "items": {"epochs": 600}}, "w_1_training") == \
+        {"lr": 5e-3, "epochs": 600}
+    assert stated_training({"given": True, "kind": "dict", "items": {"lr": 1, "epochs": 2000.0}}, "w_2_training") == \
+        {"lr": 1.0, "epochs": 2000}

@@ -172,7 +172,8 @@ try:
             handle.write(b'\\0' * (32 << 20))
 except OSError:
     pass
-w_1 = 355
+w_1 = 192
+w_1_training = {"lr": 5e-3, "epochs": 1000}
 """),
     Case("hundred_mb_of_output", "resource", "deep_minimal_width", "passed", answer="""
 import os, sys

@@ -12,6 +12,13 @@ TEST_IMAGES = {"fashion_accuracy": "FashionMNIST/raw/t10k-images-idx3-ubyte",
                "mnist_accuracy": "MNIST/raw/t10k-images-idx3-ubyte"}
 TEST_LABELS = {"fashion_accuracy": "FashionMNIST/raw/t10k-labels-idx1-ubyte",
                "mnist_accuracy": "MNIST/raw/t10k-labels-idx1-ubyte"}
+# what a student may claim for minimal_width / deep_minimal_width (stated in the notebook's cells): the
+# training (Adam, batch 4, BCE) with a learning rate and a number of epochs in these bounds, and networks
+# of at most MAX_NEURONS hidden neurons in at most MAX_LAYERS hidden layers (what the judge will train)
+LR_BOUNDS = (1e-5, 1.0)
+EPOCH_BOUNDS = (1, 2000)
+MAX_NEURONS = 1024
+MAX_LAYERS = 10
 # what the sandbox may read: training sets and test images; never the test labels
 DATA_FILES = tuple(f"{name}/raw/{kind}" for name in ("FashionMNIST", "MNIST")
                    for kind in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"))

@@ -192,24 +192,51 @@ def test_twin_tower_shares_weights(student, hidden, grading):
     expect(not twin_outputs_feedback(student, hidden, grading), STRUCTURE_NEEDS_OUTPUTS)
 
 
-@exercise("minimal_width")
-def test_minimal_width_is_an_integer(student):
-    expect(as_int(student["value"]) is not None, "`w_1` should be a whole number of neurons.")
+# minimal_width / deep_minimal_width: the student claims a network (w_1, or a deep profile) and, optionally,
+# the training they used (w_1_training / w_2_training: lr and epochs; batch 4, Adam and BCE as in the
+# notebook). The judge trains the claim as stated on its own seeds: "learns f" (a least epoch-mean loss of at
+# most 0.001 on a strict majority of them) earns the larger share, "small" (at most the calibrated least
+# width that learns f under the default training; a deep profile: fewer neurons in total) the rest. Feedback
+# gives the student's own numbers and how many seeds learned, never the calibrated numbers or the seeds.
 
 
-@exercise("minimal_width", weight=3)
-def test_minimal_width_in_calibrated_band(student):
-    low, high = calibration()["w1_band"]
-    value = as_int(student["value"])
-    expect(value is not None and low <= value <= high,
-           "`w_1` is not the least width that learns f to a loss of 0.001 under the lesson's protocol "
-           "(Adam, lr 5e-3, batch 4, 250 epochs).")
+def _default_training() -> dict:
+    protocol = calibration()["protocol"]
+    return {"lr": protocol["lr"], "epochs": protocol["epochs"]}
+
+
+def stated_training(summary: dict | None, name: str) -> dict:
+    """Return {"lr", "epochs"} as the student states them in `name` (the default where it says nothing),
+    after checking the keys, types and bounds the notebook gives."""
+    from . import EPOCH_BOUNDS, LR_BOUNDS  # the notebook states them: 1e-5 <= lr <= 1, 1 <= epochs <= 2000
+
+    training = _default_training()
+    if not isinstance(summary, dict) or not summary.get("given"):
+        return training
+    form = f'`{name}` should be a dict such as {{"lr": 0.01, "epochs": 600}}'
+    expect(summary.get("kind") == "dict" and isinstance(summary.get("items"), dict), f"{form}.")
+    items = summary["items"]
+    expect(set(items) <= {"lr", "epochs"}, f'{form}: only "lr" and "epochs" can be changed (batch size 4, '
+                                           "Adam and BCELoss stay as in the notebook).")
+    lr, epochs = items.get("lr", training["lr"]), items.get("epochs", training["epochs"])
+    shown = lambda v: f" (it is {v:g})" if is_number(v) else ""
+    expect(is_number(lr) and LR_BOUNDS[0] <= lr <= LR_BOUNDS[1],
+           f'`{name}["lr"]` should be a number from 1e-5 to 1{shown(lr)}.')
+    expect(as_int(epochs) is not None and EPOCH_BOUNDS[0] <= as_int(epochs) <= EPOCH_BOUNDS[1],
+           f'`{name}["epochs"]` should be a whole number from {EPOCH_BOUNDS[0]} to {EPOCH_BOUNDS[1]}{shown(epochs)}.')
+    return {"lr": float(lr), "epochs": as_int(epochs)}
+
+
+def describe_training(training: dict, name: str) -> str:
+    """Return how the judge trained a claim, in the student's terms."""
+    stated = f"as you stated in `{name}`" if training != _default_training() else "with the default training"
+    return f"Trained {stated} (Adam, lr {training['lr']:g}, batch size 4, {training['epochs']} epochs)"
 
 
 @cache
-def learns_f(profile: tuple[int, ...]) -> bool:
-    """Return True when the judge's own training of `profile` reaches the loss on a majority of seeds
-    (deterministic, so remembered on disk: each distinct profile in a class is trained once)."""
+def learned_on(profile: tuple[int, ...], lr: float, epochs: int) -> tuple[int, int]:
+    """Return (judge seeds on which `profile` trained with lr and epochs reaches the loss threshold, judge seeds).
+    Deterministic, so remembered on disk per (profile, training): each distinct claim in a class is trained once."""
     import torch
 
     from autograder.replicas import train_replicas
@@ -217,41 +244,101 @@ def learns_f(profile: tuple[int, ...]) -> bool:
     from . import boolean_function
 
     settings = calibration()
-    seeds, threshold = settings["verification_seeds"], settings["protocol"]["loss_threshold"]
+    seeds, threshold = settings["judge_seeds"], settings["protocol"]["loss_threshold"]
 
-    def train() -> bool:
+    def train() -> list[float]:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small matmuls: one thread is faster, and fair to parallel workers
         try:
-            losses = train_replicas(list(profile), seeds, *boolean_function())
+            losses = train_replicas(list(profile), seeds, *boolean_function(), epochs=epochs, lr=lr)
         finally:
             torch.set_num_threads(threads)
-        return int((losses <= threshold).sum()) * 2 > len(seeds)
+        return [float(v) for v in losses.tolist()]
 
-    key = f"{list(profile)} seeds={seeds} threshold={threshold} torch={torch.__version__}"
-    return remembered("hands_on_dl.learns_f", key, train)
+    key = f"{list(profile)} lr={lr!r} epochs={epochs} seeds={seeds} threshold={threshold} torch={torch.__version__}"
+    losses = remembered("hands_on_dl.claims", key, train)
+    return sum(loss <= threshold for loss in losses), len(losses)  # a NaN loss never counts as learned
 
 
-@exercise("deep_minimal_width")
-def test_deep_minimal_width_is_deep_and_small(student):
+def learns_feedback(profile: tuple[int, ...], training: dict, what: str, name: str) -> str:
+    """Return "" when the claim learns f on a strict majority of the judge's seeds, else what happened."""
+    learned, seeds = learned_on(profile, training["lr"], training["epochs"])
+    if learned * 2 > seeds:
+        return ""
+    return (f"{describe_training(training, name)}, {what} "
+            f"reached a loss of 0.001 on {learned} of {seeds} seeds; it should on most of them. Train longer, "
+            "change the learning rate or use more neurons, and check it in the cell after the exercise.")
+
+
+def claimed_width(student) -> int:
+    """Return the claimed w_1 after checking it is a whole number the judge will train."""
+    from . import MAX_NEURONS
+
+    width = as_int(student.get("value"))
+    expect(width is not None and width >= 1, "`w_1` should be a whole, positive number of neurons.")
+    expect(width <= MAX_NEURONS, f"`w_1` should be at most {MAX_NEURONS} neurons (the most the judge trains).")
+    return width
+
+
+def claimed_profile(student) -> tuple[int, ...]:
+    """Return the claimed deep profile after checking it is one the judge will train."""
+    from . import MAX_LAYERS, MAX_NEURONS
+
     profile = student.get("profile")
     widths = [as_int(w) for w in profile] if isinstance(profile, list) else []
     expect(len(widths) >= 2 and all(w is not None and w >= 1 for w in widths),
            "`hidden_layer_profile_2` should list at least two positive layer widths.")
-    expect(sum(widths) < calibration()["w1_median_of_seed_minima"],
-           "`hidden_layer_profile_2` should use fewer neurons in total than the least one-layer width.")
+    expect(len(widths) <= MAX_LAYERS and sum(widths) <= MAX_NEURONS,
+           f"`hidden_layer_profile_2` should have at most {MAX_LAYERS} layers and {MAX_NEURONS} neurons in total "
+           "(the most the judge trains).")
+    return tuple(widths)
+
+
+def minimal_width_learns(student) -> str:
+    width = claimed_width(student)
+    training = stated_training(student.get("training"), "w_1_training")
+    return learns_feedback((width,), training, f"a network with w_1 = {width} hidden neurons", "w_1_training")
+
+
+def deep_profile_learns(student) -> str:
+    profile = claimed_profile(student)
+    training = stated_training(student.get("training"), "w_2_training")
+    return learns_feedback(profile, training, f"a network with hidden layers {list(profile)}", "w_2_training")
+
+
+NEEDS_LEARNING = "This check counts once your network learns f as you trained it (see the other message)."
+
+
+@exercise("minimal_width", weight=2)
+def test_minimal_width_learns_f(student):
+    feedback = minimal_width_learns(student)
+    expect(not feedback, feedback)
+
+
+@exercise("minimal_width")
+def test_minimal_width_is_small(student):
+    width = claimed_width(student)
+    stated_training(student.get("training"), "w_1_training")
+    expect(width <= calibration()["w1_least"],
+           f"w_1 = {width} is not the least width that learns f: narrower networks learn f, even with the default "
+           "training. Look for fewer neurons (a longer training or another learning rate can help).")
+    expect(not minimal_width_learns(student), NEEDS_LEARNING)
 
 
 @exercise("deep_minimal_width", weight=2)
-def test_deep_minimal_width_learns(student):
-    widths = [as_int(w) for w in student.get("profile") or []]
-    expect(len(widths) >= 2 and all(w is not None and w >= 1 for w in widths),
-           "`hidden_layer_profile_2` should list at least two positive layer widths.")
-    # only profiles within the neuron budget are worth the judge's training time
-    expect(sum(widths) < calibration()["w1_median_of_seed_minima"], "This profile was not trained: it is not smaller than the "
-                                                       "least one-layer width.")
-    expect(learns_f(tuple(widths)), "Trained under the lesson's protocol, this profile does not reach a loss of "
-                                    "0.001 on most seeds: it needs more neurons.")
+def test_deep_minimal_width_learns_f(student):
+    feedback = deep_profile_learns(student)
+    expect(not feedback, feedback)
+
+
+@exercise("deep_minimal_width")
+def test_deep_minimal_width_is_small(student):
+    profile = claimed_profile(student)
+    stated_training(student.get("training"), "w_2_training")
+    expect(sum(profile) < calibration()["w1_least"],
+           f"`hidden_layer_profile_2` uses {sum(profile)} neurons in total: a deep network should learn f with fewer "
+           "neurons than the least one-layer network that learns f with the default training.")
+    expect(not deep_profile_learns(student), NEEDS_LEARNING)
 
 
 def _judge_accuracy(name: str, student) -> None:

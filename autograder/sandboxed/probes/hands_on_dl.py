@@ -177,18 +177,45 @@ def probe_twin_tower(ns: dict, input_width: int, profile: list, output_width: in
     return result
 
 
+def _stated_training(ns: dict, name: str) -> dict:
+    """Return the training a student states in `name` as plain data for the judge to check (it checks
+    the keys, types and bounds): {"given": False} when the name is undefined or None."""
+    value = ns.get(name)
+    if value is None:
+        return {"given": False}
+    if not isinstance(value, dict):
+        return {"given": True, "kind": type(value).__name__[:40]}
+
+    def number(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return {"not_a_number": type(v).__name__[:40]}
+        if isinstance(v, int):
+            return int(v) if abs(int(v)) < 2**53 else float("inf")
+        return float(v)
+
+    items = {}
+    for key, v in list(value.items())[:10]:
+        v = number(v)
+        items[str(key)[:40]] = v if not isinstance(v, float) or v == v and abs(v) != float("inf") else repr(v)
+    return {"given": True, "kind": "dict", "items": items}
+
+
 def probe_minimal_width(ns: dict) -> dict:
-    """Return `w_1` as given."""
+    """Return `w_1` as given, and the training stated in `w_1_training` (optional)."""
     value = answer(ns, "w_1")
-    return {"kind": type(value).__name__, "value": value if isinstance(value, (int, float)) else repr(value)[:80]}
+    return {"kind": type(value).__name__, "value": value if isinstance(value, (int, float)) else repr(value)[:80],
+            "training": _stated_training(ns, "w_1_training")}
 
 
 def probe_deep_minimal_width(ns: dict) -> dict:
-    """Return `hidden_layer_profile_2` as a plain list when it is one."""
+    """Return `hidden_layer_profile_2` as a plain list when it is one, and the training stated in
+    `w_2_training` (optional)."""
     value = answer(ns, "hidden_layer_profile_2")
+    training = _stated_training(ns, "w_2_training")
     if not isinstance(value, (list, tuple)):
-        return {"kind": type(value).__name__}
-    return {"kind": "list", "profile": plain([v if isinstance(v, (int, float)) or v is None else repr(v) for v in value])}
+        return {"kind": type(value).__name__, "training": training}
+    return {"kind": "list", "profile": plain([v if isinstance(v, (int, float)) or v is None else repr(v) for v in value]),
+            "training": training}
 
 
 def probe_fashion_accuracy(ns: dict, images: str) -> dict:
