@@ -230,7 +230,8 @@ def cmd_watch(args: argparse.Namespace) -> ExitCode:
     lesson = get_lesson(config.course_root, args.lesson)
     stats = run_watch(config, lesson.name, console, args.workers, args.scheduler or args.dask, once=args.once,
                       settle=args.settle)
-    console.print(f"stopped: {stats.graded} graded, {stats.failed} failed, {stats.already} already graded; "
+    left = f", {stats.abandoned} left being graded" if stats.abandoned else ""
+    console.print(f"stopped: {stats.graded} graded, {stats.failed} failed, {stats.already} already graded{left}; "
                   "a restart grades only what is new", highlight=False)
     return ExitCode.OK
 
@@ -344,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     autograde_.set_defaults(run=cmd_autograde)
     watch = verbs.add_parser("watch", help="grade submissions as they arrive, on warm workers, until Ctrl-C",
                              description="Keep warm workers and grade every new or changed submitted/*/LESSON as\n"
-                             "soon as it is complete (quiet for --settle seconds, its notebook parses), writing\n"
+                             "soon as it is complete (quiet for --settle seconds, its files whole), writing\n"
                              "its result, gradebook row and feedback page as autograde and feedback do. A live\n"
                              "view shows the queue and latency. Ctrl-C stops; a restart grades only what is new.",
                              epilog="examples: autograder watch hands_on_dl --workers 2\n"
@@ -355,8 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--workers", type=int, help="parallel sandboxes (default: one per core)")
     watch.add_argument("--once", action="store_true", help="grade what is pending (waiting for it to be complete), "
                                                            "then exit")
-    watch.add_argument("--settle", type=float, default=0.25, metavar="S",
-                       help="seconds a submission folder must go unwritten before it is read (default 0.25)")
+    watch.add_argument("--settle", type=float, default=0.1, metavar="S",
+                       help="seconds a complete-looking submission folder must go unwritten before it is read "
+                            "(default 0.1; one that does not look complete waits 2 s)")
     watch_backend = watch.add_mutually_exclusive_group()
     watch_backend.add_argument("--dask", choices=["local"], help="grade on a Dask LocalCluster started here (--workers of them)")
     watch_backend.add_argument("--scheduler", metavar="tcp://HOST:PORT",

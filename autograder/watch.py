@@ -5,17 +5,20 @@ so that the student does not wait for the gradebook).
 
 The tree is polled with a stat-only scan (no file is read until its folder is quiet). A folder is read
 once nothing in it was written, created or renamed for `settle` seconds (by ctime, which no copy tool
-can set back), and its notebook parses and every zip file in it (torch weights) has its central
-directory; a folder that stays incomplete-looking is graded anyway after `patience` seconds (it may be
-what the student handed in). A folder that changes while it is graded gets that grade thrown away (it
+can set back) if it looks complete: its notebook parses, every file the lesson asks for is there and
+each zip (torch weights) has its central directory, which a file still being written has not. A folder
+that does not look complete is read once it has been quiet for `patience` seconds (it may be what the
+student handed in: no weights, a broken notebook). A folder that changes while it is graded gets that grade thrown away (it
 may have been read half-written) and is graded again once quiet. Grading goes through the same
 functions as `autograde` (`pending_work`, `settle_outcome`, `resync`): a stored grade whose submission
 and graders have not changed stands, so a restart grades only what is new. Only this process writes
-results, the gradebook and feedback; workers only grade."""
+results, the gradebook and feedback, in one thread of its own (`Store`), so that scanning and handing out
+work never wait for the gradebook; workers only grade."""
 from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sys
 import threading
@@ -33,8 +36,8 @@ from .config import Config
 from .course import get_lesson
 from .seeds import graders_fingerprint
 
-SETTLE = 0.25  # seconds a folder must be quiet before it is read
-PATIENCE = 2.0  # seconds after which a quiet folder that still looks incomplete is graded as it is
+SETTLE = 0.1  # seconds a folder that looks complete must be quiet before it is read
+PATIENCE = 2.0  # seconds after which a quiet folder that does not look complete is graded as it is
 POLL = 0.1  # seconds between two scans of submitted/
 GRADERS_CHECK = 2.0  # seconds between two checks that the graders did not change
 
@@ -59,12 +62,14 @@ def scan_folder(folder: Path) -> tuple[Signature, float] | None:
 
 
 def looks_complete(notebook: Path, folder: Path, side_files: tuple[str, ...]) -> bool:
-    """Return True when the notebook parses as JSON and every side file that is a zip archive (torch
-    weights) has its central directory: nothing is still being written into them."""
+    """Return True when the notebook parses as JSON, every side file the lesson asks for is there and each
+    that is a zip archive (torch weights) has its central directory: nothing is still being written."""
     try:
         json.loads(notebook.read_bytes())
         for name in side_files:
             path = folder / name
+            if not os.path.lexists(path):
+                return False
             if path.is_file() and not path.is_symlink():
                 with open(path, "rb") as handle:
                     is_zip = handle.read(4) == b"PK\x03\x04"
@@ -100,6 +105,76 @@ class Flight:
     signature: Signature
     arrived: float  # wall time its folder was complete (its newest change)
     given: float  # wall time it was given to the workers
+    counted: bool  # it arrived while watching (not a backlog found at start): its latency counts
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the store did with one grade (or stored grade), for the loop to count and log."""
+
+    student: str
+    outcome: ClassOutcome
+    latency: float | None = None
+    split: tuple[float, float, float] | None = None
+    why: str = ""
+    resynced: bool = False
+
+
+class Store(threading.Thread):
+    """The one thread that writes: each grade as it comes back (result.json, then its feedback page, then its
+    gradebook row), and, while no grade waits, the gradebook rows of grades stored before this session
+    (`resync`), so that new grades never queue behind a whole class of them."""
+
+    def __init__(self, write_grade: Callable[..., Stored], write_resync: Callable[[Pending], Stored]):
+        super().__init__(name="autograder-store", daemon=True)
+        self.write_grade, self.write_resync = write_grade, write_resync
+        self.grades: deque[tuple] = deque()
+        self.resyncs: deque[Pending] = deque()
+        self.done: queue.SimpleQueue[Stored] = queue.SimpleQueue()
+        self.lock, self.wake = threading.Lock(), threading.Event()
+        self.busy = self.closing = False
+
+    @property
+    def pending(self) -> int:
+        """Return how many writes are waiting or under way."""
+        with self.lock:
+            return len(self.grades) + len(self.resyncs) + self.busy
+
+    def grade(self, *job) -> None:
+        self.grades.append(job)
+        self.wake.set()
+
+    def resync(self, work: Pending) -> None:
+        self.resyncs.append(work)
+        self.wake.set()
+
+    def close(self) -> None:
+        """Write every grade that came back, drop the re-syncs left (the next start does them), and end."""
+        self.closing = True
+        self.wake.set()
+        self.join()
+
+    def run(self) -> None:
+        while True:
+            with self.lock:
+                job = (self.write_grade, *self.grades.popleft()) if self.grades else (
+                    (self.write_resync, self.resyncs.popleft()) if self.resyncs and not self.closing else None)
+                self.busy = job is not None
+            if job is None:
+                if self.closing:
+                    return
+                self.wake.wait(0.1)
+                self.wake.clear()
+                continue
+            try:
+                self.done.put(job[0](*job[1:]))
+            except Exception as exc:  # noqa: BLE001 (a bug of ours costs that write, never the others)
+                work = job[1] if isinstance(job[1], Pending) else job[2].work
+                self.done.put(Stored(work.submission.student, ClassOutcome(work.submission.student, "not recorded",
+                                                                           None, f"{type(exc).__name__}: {exc}")))
+            finally:
+                with self.lock:
+                    self.busy = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +197,7 @@ class Stats:
     failed: int = 0
     already: int = 0
     superseded: int = 0
+    abandoned: int = 0  # still being graded when it stopped: graded by the next run
     latencies: list[float] = field(default_factory=list)
     splits: list[tuple[float, float, float]] = field(default_factory=list)  # to a worker, grading, storing
     recent: deque = field(default_factory=lambda: deque(maxlen=8))
@@ -140,7 +216,7 @@ class Watcher:
         self.side_files = tuple(self.lesson.grader.SUBMITTED_FILES)
         self.tracked: dict[str, Tracked] = {}
         self.flights: dict[str, Flight] = {}
-        self.resyncs: deque[Pending] = deque()  # stored grades to re-sync, between grades (a restart has many)
+        self.store = Store(self._write_grade, self._write_resync)
         self.stats = Stats()
         self.stop = threading.Event()
         self.grader: Grader | None = None
@@ -165,7 +241,8 @@ class Watcher:
     @property
     def idle(self) -> bool:
         """Return True when everything seen is handled and nothing is being graded."""
-        return not self.flights and not self.resyncs and all(t.handled == t.signature for t in self.tracked.values())
+        return (not self.flights and not self.store.pending and self.store.done.empty()
+                and all(t.handled == t.signature for t in self.tracked.values()))
 
     # ------------------------------------------------------------------ the loop
     def run(self, once: bool = False) -> Stats:
@@ -175,6 +252,7 @@ class Watcher:
 
         ensure_in_gradebook(self.lesson)
         restore = self._catch_signals()
+        self.store.start()
         try:
             self._start_grader()
             next_graders_check = time.monotonic() + GRADERS_CHECK
@@ -186,14 +264,18 @@ class Watcher:
                 if time.monotonic() >= next_graders_check:
                     next_graders_check = time.monotonic() + GRADERS_CHECK
                     self._check_graders()
-                self._collect(0.0 if self.resyncs else min(self.poll, max(0.0, wake - time.time())))
-                self._resync_some()
+                self._collect(min(self.poll, max(0.0, wake - time.time())))
+                self._account()
                 if self.on_tick:
                     self.on_tick()
         finally:
             self.stop.set()
             if self.grader is not None:
                 self.grader.close()
+            self.stats.abandoned = len(self.flights)
+            self.flights.clear()
+            self.store.close()
+            self._account()
             restore()
         return self.stats
 
@@ -225,7 +307,7 @@ class Watcher:
         self._event("", "note", "the graders changed: fresh workers, every submission is graded again")
         self.grader.close()
         self.flights.clear()
-        self.resyncs.clear()
+        self.store.resyncs.clear()
         for tracked in self.tracked.values():
             tracked.handled, tracked.seen = None, False
         self._start_grader()
@@ -271,9 +353,10 @@ class Watcher:
             first_look, tracked.seen = not tracked.seen, True
             if work.item is None:  # its stored grade stands (same submission, same graders)
                 if first_look:
-                    self.resyncs.append(work)
+                    self.store.resync(work)
                 continue
-            self.flights[student] = Flight(work, tracked.signature, max(tracked.newest, self.started), time.time())
+            self.flights[student] = Flight(work, tracked.signature, tracked.newest, time.time(),
+                                           tracked.newest >= self.started)
             self.grader.submit(work.item)
         return wake
 
@@ -285,24 +368,29 @@ class Watcher:
             outcome = self.grader.next_outcome(0)
 
     def _finish(self, outcome: BatchOutcome) -> None:
-        """Store one grade (result.json, then its feedback page, then its gradebook row) unless its folder
-        changed while it was graded."""
-        from .feedback import write_feedback
-
+        """Hand one grade to the store unless its folder changed while it was graded (then it is thrown away:
+        it may have read the folder half-written; the folder is graded again once complete)."""
         back = time.time()
         flight = self.flights.pop(outcome.key, None)
         tracked = self.tracked.get(outcome.key)
         if flight is None or tracked is None:
             return
         now = scan_folder(tracked.folder)
-        if now is None or now[0] != flight.signature:  # it may have been read half-written: grade it again
+        if now is None or now[0] != flight.signature:
             tracked.handled = None
             self.stats.superseded += 1
             self._event(outcome.key, "superseded", "changed while it was graded; graded again once complete")
             return
+        self.store.grade(outcome, flight, back)
+
+    def _write_grade(self, outcome: BatchOutcome, flight: Flight, back: float) -> Stored:
+        """In the store: result.json, then the feedback page (the student's latency ends there), then the
+        gradebook row."""
+        from .feedback import write_feedback
+
         written: list[float | str] = []
 
-        def feedback() -> None:  # as soon as the result is stored: the gradebook row comes right after
+        def feedback() -> None:
             try:
                 write_feedback(self.config, self.lesson.name, [outcome.key])
                 written.append(time.time())
@@ -313,32 +401,13 @@ class Watcher:
         if written and isinstance(written[0], str):
             done = ClassOutcome(done.student, "not recorded", None, written[0])
         fed = written[0] if written and isinstance(written[0], float) else time.time()
-        latency = fed - flight.arrived
-        split = (flight.given - flight.arrived, back - flight.given, fed - back)
-        if done.result is not None and done.action == "graded":
-            self.stats.graded += 1
-            self.stats.latencies.append(latency)
-            why = "" if flight.work.why == "first grade" else f" ({flight.work.why})"
-            text = f"{done.result.score:g}/{done.result.max_score:g}{why}"
-            self.stats.splits.append(split)
-            self._event(outcome.key, "graded", text, latency, split)
-        else:  # the submission cannot be graded (stored, with its reason), or we failed (left for a restart)
-            self.stats.failed += 1
-            what = {"graded": "cannot be graded", "not graded": "grader failed, left for a restart"}.get(done.action, done.action)
-            self._event(outcome.key, "failed", f"{what}: {done.error}", latency, split)
+        latency = fed - flight.arrived if flight.counted else None
+        return Stored(outcome.key, done, latency, (flight.given - flight.arrived, back - flight.given, fed - back),
+                      flight.work.why)
 
-    def _resync_some(self, budget: float = 0.05) -> None:
-        """Re-sync stored grades for up to `budget` seconds (at least one), so that new submissions never
-        wait behind a whole class of them."""
-        deadline = time.monotonic() + budget
-        while self.resyncs:
-            self._resync(self.resyncs.popleft())
-            if time.monotonic() >= deadline:
-                break
-
-    def _resync(self, work: Pending) -> None:
-        """A submission graded before this session: re-sync its gradebook row, and write its feedback page
-        where it is missing or older than its grade."""
+    def _write_resync(self, work: Pending) -> Stored:
+        """In the store: a submission graded before this session: re-sync its gradebook row, and write its
+        feedback page where it is missing or older than its grade."""
         from .feedback import write_feedback
 
         student = work.submission.student
@@ -350,10 +419,34 @@ class Watcher:
                 write_feedback(self.config, self.lesson.name, [student])
         except OSError:
             pass
-        self.stats.already += 1
-        if done.action == "not recorded":
-            self.stats.failed += 1
-            self._event(student, "failed", f"{done.action}: {done.error}")
+        return Stored(student, done, resynced=True)
+
+    def _account(self) -> None:
+        """Count and log what the store did since the last call."""
+        while True:
+            try:
+                stored = self.store.done.get_nowait()
+            except queue.Empty:
+                return
+            done = stored.outcome
+            if stored.resynced:
+                self.stats.already += 1
+                if done.action == "not recorded":
+                    self.stats.failed += 1
+                    self._event(stored.student, "failed", f"{done.action}: {done.error}")
+            elif done.result is not None and done.action == "graded":
+                self.stats.graded += 1
+                if stored.latency is not None:
+                    self.stats.latencies.append(stored.latency)
+                    self.stats.splits.append(stored.split)
+                why = "" if stored.why == "first grade" else f" ({stored.why})"
+                self._event(stored.student, "graded", f"{done.result.score:g}/{done.result.max_score:g}{why}",
+                            stored.latency, stored.split if stored.latency is not None else None)
+            else:  # it cannot be graded (stored, with its reason), or we failed (left for a restart)
+                self.stats.failed += 1
+                what = {"graded": "cannot be graded", "not graded": "grader failed, left for a restart"}.get(
+                    done.action, done.action)
+                self._event(stored.student, "failed", f"{what}: {done.error}", stored.latency)
 
     def _event(self, student: str, what: str, text: str, latency: float | None = None,
                split: tuple[float, float, float] | None = None) -> None:
@@ -390,7 +483,7 @@ def view(watcher: Watcher, backend: str):
 
     stats = watcher.stats
     warm, warming = watcher.grader.warm if watcher.grader else (0, 0)
-    workers = f"{backend}, {'warm' if warm == warming else f'warming up {warm}/{warming}'}"
+    workers = f"{backend}, {'stopped' if watcher.stop.is_set() else 'warm' if warm == warming else f'warming up {warm}/{warming}'}"
     counts = Table.grid(padding=(0, 2))
     for _ in range(6):
         counts.add_column(justify="right")

@@ -6,10 +6,10 @@ to its feedback page written. Target: p90 <= 1.5 s.
     .venv/bin/python benchmarks/bench_watch.py [--students 40] [--over 60] [--workers 2] [--dask] [--seed 1]
 
 Each submission is copied straight into submitted/<student>/hands_on_dl/ (weights first, then the notebook),
-as a file copied in is, so watch's wait for a complete folder (--settle, 0.25 s) is part of what is measured.
+as a file copied in is, so watch's wait for a complete folder (--settle, 0.1 s) is part of what is measured.
 Arrival is taken here, after the last file is closed; the feedback time is the page's modification time.
 watch's own log splits each latency into: to a worker (settle and scan), grading (on the worker, queueing
-included), storing (result.json, gradebook row, feedback page). The submissions, like bench_class's light
+included), storing (result.json and the feedback page; the gradebook row is written right after it). The submissions, like bench_class's light
 class, all derive from the lesson's reference: right ones are the reference; partly wrong ones replace one
 or two light answers (their claims, minimal widths, are the reference's, whose training the judge remembers
 across runs); crashing ones raise in an answer cell or end the process (`os._exit`, which costs a re-run
@@ -168,7 +168,7 @@ def main() -> None:
               f"p90 {percentile([s[0] for s in splits], .9):.2f} s; medians of its split: "
               f"{statistics.median(s[1] for s in splits):.2f} s to a worker (settle, scan), "
               f"{statistics.median(s[2] for s in splits):.2f} s grading (queue included), "
-              f"{statistics.median(s[3] for s in splits):.2f} s storing (result, gradebook, feedback)")
+              f"{statistics.median(s[3] for s in splits):.2f} s storing (result, feedback; the gradebook row after)")
     totals = [t.get("total", 0.0) for _, t in scores.values() if t]
     if totals:
         print(f"  a grade on the worker (result timings total): p50 {percentile(totals, .5):.2f} s, "
