@@ -533,6 +533,8 @@ def run_watch(config: Config, lesson: str, console, workers: int | None = None, 
         with _no_echo_of_ctrl_c():
             stats = watcher.run(once=once)
         live.update(view(watcher, backend))
+    if not console.is_terminal:  # the last view is printed without its line end there
+        console.line()
     return stats
 
 
