@@ -13,11 +13,14 @@ TEST_IMAGES = {"fashion_accuracy": "FashionMNIST/raw/t10k-images-idx3-ubyte",
 TEST_LABELS = {"fashion_accuracy": "FashionMNIST/raw/t10k-labels-idx1-ubyte",
                "mnist_accuracy": "MNIST/raw/t10k-labels-idx1-ubyte"}
 # what a student may claim for minimal_width / deep_minimal_width (stated in the notebook's cells): the
-# training (Adam, batch 4, BCE) with a learning rate and a number of epochs in these bounds, and networks
-# of at most MAX_NEURONS hidden neurons in at most MAX_LAYERS hidden layers (what the judge will train)
+# training (Adam, batch 4, BCE) with a learning rate and a number of epochs in these bounds, a shallow width
+# of at most MAX_NEURONS, a deep profile of at most MAX_DEEP_NEURONS in at most MAX_LAYERS hidden layers (the
+# demo's shallow width: deep is meant to need fewer). They bound what one claim costs the judge: at most
+# about 20 default verifications (benchmarks/bench_claims.py --worst)
 LR_BOUNDS = (1e-5, 1.0)
 EPOCH_BOUNDS = (1, 2000)
 MAX_NEURONS = 1024
+MAX_DEEP_NEURONS = 256
 MAX_LAYERS = 10
 # what the sandbox may read: training sets and test images; never the test labels
 DATA_FILES = tuple(f"{name}/raw/{kind}" for name in ("FashionMNIST", "MNIST")

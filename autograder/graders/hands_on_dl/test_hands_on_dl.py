@@ -282,15 +282,15 @@ def claimed_width(student) -> int:
 
 def claimed_profile(student) -> tuple[int, ...]:
     """Return the claimed deep profile after checking it is one the judge will train."""
-    from . import MAX_LAYERS, MAX_NEURONS
+    from . import MAX_DEEP_NEURONS, MAX_LAYERS
 
     profile = student.get("profile")
     widths = [as_int(w) for w in profile] if isinstance(profile, list) else []
     expect(len(widths) >= 2 and all(w is not None and w >= 1 for w in widths),
            "`hidden_layer_profile_2` should list at least two positive layer widths.")
-    expect(len(widths) <= MAX_LAYERS and sum(widths) <= MAX_NEURONS,
-           f"`hidden_layer_profile_2` should have at most {MAX_LAYERS} layers and {MAX_NEURONS} neurons in total "
-           "(the most the judge trains).")
+    expect(len(widths) <= MAX_LAYERS and sum(widths) <= MAX_DEEP_NEURONS,
+           f"`hidden_layer_profile_2` should have at most {MAX_LAYERS} layers and {MAX_DEEP_NEURONS} neurons in total "
+           "(the shallow network of the demo has 256: a deep one should need fewer).")
     return tuple(widths)
 
 
