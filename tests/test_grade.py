@@ -43,7 +43,7 @@ def reference(config, lesson, tmp_path_factory):
 @pytest.fixture(scope="module")
 def chaos(config, lesson, tmp_path_factory):
     path = make_submission(lesson, tmp_path_factory.mktemp("chaos"), CHAOS)
-    return grade_submission(path, config.with_limits(cell_timeout=8), seed=7)
+    return grade_submission(path, config.with_limits(cell_timeout=15), seed=7)
 
 
 def by_id(result):
