@@ -173,6 +173,12 @@ def main() -> None:
     if totals:
         print(f"  a grade on the worker (result timings total): p50 {percentile(totals, .5):.2f} s, "
               f"p90 {percentile(totals, .9):.2f} s")
+    added = [own[s][0] - scores[s][1]["total"] for s in own if s in scores and scores[s][1]]
+    waiting = [own[s][2] - scores[s][1]["total"] for s in own if s in scores and scores[s][1]]
+    if added:
+        print(f"  what watch adds to the worker's grade (latency - grade): p50 {percentile(added, .5):.2f} s, "
+              f"p90 {percentile(added, .9):.2f} s; of which waiting for a free worker and the hand-over: "
+              f"p50 {percentile(waiting, .5):.2f} s, p90 {percentile(waiting, .9):.2f} s")
     by_kind = {kind: sorted({scores[s][0] for s in scores if kind_of[s] == kind}, key=lambda v: -1 if v is None else v)
                for kind in ("right", "partly wrong", "crashing")}
     print(f"  scores seen: {by_kind}")
