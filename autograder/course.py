@@ -1,4 +1,8 @@
-"""The course directory: which lessons exist and where each lesson's files live."""
+"""The course directory: which lessons exist and where each lesson's files live.
+
+A lesson's notebooks are nbgrader's (source/<lesson>/, release/<lesson>/) and its reference is
+solutions/<lesson>.py; everything else it owns sits in lessons/<lesson>/ (spec, probes, hidden graders,
+mutants, calibration, training scripts). Only lessons/<lesson>/probes.py is ever mounted in a sandbox."""
 from __future__ import annotations
 
 import importlib
@@ -20,10 +24,41 @@ class UnknownLessonError(Exception):
 
 @dataclass(frozen=True)
 class Lesson:
-    """One lesson: source, release, reference solutions and hidden graders, all named after it."""
+    """One lesson: source, release, reference solutions and its own folder, all named after it."""
 
     name: str
     root: Path
+
+    @property
+    def home(self) -> Path:
+        """Return the lesson's own folder, lessons/<lesson>/ (trusted: never mounted, never released)."""
+        return self.root / "lessons" / self.name
+
+    @property
+    def probes_file(self) -> Path:
+        """Return the lesson's probe module: the only file of its folder a sandbox may read."""
+        return self.home / "probes.py"
+
+    @property
+    def mutants_file(self) -> Path:
+        return self.home / "mutants.toml"
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.home / "calibration.json"
+
+    @property
+    def judge_files(self) -> list[Path]:
+        """Return the lesson's files that decide its grades: its modules (spec, probes, graders, helpers)
+        and calibration; not the scripts that make weights or calibration, nor mutants or timings."""
+        scripts = ("calibrate", "train", "build")
+        modules = [p for p in sorted(self.home.glob("*.py")) if not p.stem.startswith(scripts)]
+        return modules + [self.calibration_file]
+
+    @property
+    def grader_files(self) -> list[Path]:
+        """Return the lesson's hidden pytest graders (lessons/<lesson>/test_*.py)."""
+        return sorted(self.home.glob("test_*.py"))
 
     @property
     def source_notebook(self) -> Path:
@@ -36,10 +71,6 @@ class Lesson:
     @property
     def solutions_file(self) -> Path:
         return self.root / "solutions" / f"{self.name}.py"
-
-    @property
-    def grader_dir(self) -> Path:
-        return Path(__file__).parent / "graders" / self.name
 
     @cached_property
     def released(self) -> NotebookNode:
@@ -54,7 +85,11 @@ class Lesson:
     @cached_property
     def grader(self) -> ModuleType:
         """Return the lesson's grader package (hidden inputs, submitted files, data it needs)."""
-        return importlib.import_module(f"autograder.graders.{self.name}")
+        return import_lesson_module(self.root, self.name)
+
+    def probes(self) -> ModuleType:
+        """Return the lesson's probe module, imported in the trusted process to probe the reference."""
+        return import_lesson_module(self.root, f"{self.name}.probes")
 
     def solutions(self) -> ModuleType:
         """Return the reference solutions module, imported once (trusted code)."""
@@ -65,6 +100,20 @@ class Lesson:
             sys.modules[name] = module
             spec.loader.exec_module(module)
         return sys.modules[name]
+
+
+def import_lesson_module(root: Path, dotted: str) -> ModuleType:
+    """Return the module lessons.<dotted> of the course at `root` (trusted code). The course root goes
+    first on sys.path; lessons of another course imported earlier in this process are forgotten."""
+    root = Path(root).resolve()
+    loaded = sys.modules.get("lessons")
+    if loaded is not None and str(root / "lessons") not in [str(Path(p).resolve()) for p in loaded.__path__]:
+        for name in [n for n in sys.modules if n == "lessons" or n.startswith("lessons.")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+    if not sys.path or sys.path[0] != str(root):
+        sys.path.insert(0, str(root))
+    return importlib.import_module(f"lessons.{dotted}")
 
 
 def lesson_names(root: Path) -> list[str]:

@@ -134,7 +134,8 @@ def _run_once(steps: list[Step], skip: dict[str, StepOutcome], job: dict, warm: 
 
 
 def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config, preload: tuple[str, ...],
-            data_files: tuple[str, ...], while_starting: Callable[[], None] | None = None) -> Execution:
+            data_files: tuple[str, ...], while_starting: Callable[[], None] | None = None,
+            probes: Path | None = None) -> Execution:
     """Return the outcome of every step, re-running without any step that hangs or kills the sandbox.
     Runs in this process's warm sandbox for the lesson (started here if needed, `while_starting` meanwhile)."""
     started = time.monotonic()
@@ -146,7 +147,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
     while len(skip) <= MAX_RERUNS and len(suspected) <= MAX_RERUNS:  # a fresh re-run is not a skip
         outcomes.clear()
         try:
-            warm, seconds = warm_sandbox(config, job["lesson"], preload, data_files, while_starting)
+            warm, seconds = warm_sandbox(config, job["lesson"], preload, data_files, while_starting, probes)
         except SandboxStartError as exc:
             culprit, reason = "start-up", str(exc)
             break

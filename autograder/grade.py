@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import tempfile
 import time
@@ -121,7 +120,8 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
     job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10,
            "output_total": config.limits.output_total_kb << 10}
-    return execute(steps, job, files, config, *sandbox_spec(lesson), while_starting=lambda: warm_up_judge(lesson)), notes
+    return execute(steps, job, files, config, *sandbox_spec(lesson), while_starting=lambda: warm_up_judge(lesson),
+                   probes=lesson.probes_file), notes
 
 
 def sandbox_spec(lesson: Lesson) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -134,7 +134,8 @@ def start_sandbox(lesson: Lesson, config: Config) -> float:
     the reference solutions) meanwhile; return the seconds spent. A fresh grading worker calls this
     first, so that its two big imports, trusted and sandboxed, overlap."""
     require_sandbox(config)
-    return warm_sandbox(config, lesson.name, *sandbox_spec(lesson), lambda: warm_up_judge(lesson))[1]
+    return warm_sandbox(config, lesson.name, *sandbox_spec(lesson), lambda: warm_up_judge(lesson),
+                        lesson.probes_file)[1]
 
 
 def warm_up_judge(lesson: Lesson) -> None:
@@ -142,7 +143,7 @@ def warm_up_judge(lesson: Lesson) -> None:
     import torch  # noqa: F401  (reference probes run on torch)
 
     lesson.solutions()
-    importlib.import_module(f"autograder.sandboxed.probes.{lesson.name}")
+    lesson.probes()
 
 
 def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
@@ -166,7 +167,7 @@ def run_graders(probed: Probed, config: Config) -> list[dict]:
         records_file = Path(tmp) / "records.json"
         records_file.write_text(json.dumps({"lesson": probed.lesson.name, "seed": probed.seed, "inputs": probed.inputs,
                                             "records": probed.records, "course_root": str(config.course_root)}))
-        code = pytest.main([str(probed.lesson.grader_dir), "--probe-records", str(records_file),
+        code = pytest.main([str(probed.lesson.home), "--probe-records", str(records_file),
                             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception", "--rootdir", str(config.course_root)],
                            plugins=[collector])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

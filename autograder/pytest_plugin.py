@@ -1,7 +1,7 @@
 """The pytest side of grading: fixtures that hand hidden graders the student's probe data and the
 reference's, and a report hook that turns each test into a scored, student-safe record.
 
-Run as plain pytest (`pytest autograder/graders/LESSON`), the graders judge the lesson's own source
+Run as plain pytest (`pytest lessons/LESSON`), the graders judge the lesson's own source
 notebook, executed in the sandbox: instructors check their graders like any test suite."""
 from __future__ import annotations
 
@@ -35,14 +35,12 @@ class GradingSession:
     def reference(self, exercise: str):
         """Return the reference probe data for `exercise`, computed here in the trusted process."""
         if exercise not in self._reference:
-            import importlib
-
             import torch
 
             from .course import Lesson
 
-            solutions = Lesson(self.lesson, self.course_root).solutions()
-            probes = importlib.import_module(f"autograder.sandboxed.probes.{self.lesson}")
+            lesson = Lesson(self.lesson, self.course_root)
+            solutions, probes = lesson.solutions(), lesson.probes()
             try:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)  # as in the sandbox
@@ -83,7 +81,7 @@ def grading(request: pytest.FixtureRequest) -> GradingSession:
     from .course import get_lesson
     from .grade import probe_submission
 
-    name = Path(request.module.__file__).parent.name  # autograder/graders/<lesson>/test_<lesson>.py
+    name = Path(request.module.__file__).parent.name  # lessons/<lesson>/test_<lesson>.py
     config = load_config()
     probed = probe_submission(get_lesson(config.course_root, name).source_notebook, config, lesson=name)
     return GradingSession(name, probed.seed, probed.inputs, probed.records, config.course_root)

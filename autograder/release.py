@@ -14,7 +14,7 @@ from .course import Lesson
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 FORBIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-                     "autograder.graders", "autograder/graders", "_calibration.json")
+                     "lessons/", "calibration.json", "mutants.toml")
 
 
 class ReleaseError(RuntimeError):
@@ -101,7 +101,7 @@ def find_leaks(lesson: Lesson, release_dir: Path | None = None) -> list[str]:
                 line = line.strip()  # a line the tutorial also shows outside solutions is not a leak
                 if len(line) >= 12 and not line.startswith("#") and line in release_text and line not in public:
                     leaks.append(f"solution line {line[:60]!r}")
-    test_names = re.findall(r"def (test_\w+)", "".join(p.read_text() for p in lesson.grader_dir.glob("test_*.py")))
+    test_names = re.findall(r"def (test_\w+)", "".join(p.read_text() for p in lesson.grader_files))
     leaks += [f"grader name {n!r}" for n in test_names if n in release_text]
     leaks += [f"file {p.name!r}" for p in release_dir.rglob("*.pth")]
     return leaks

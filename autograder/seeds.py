@@ -37,10 +37,8 @@ def hidden_seed(course_root: Path, lesson: str, student: str) -> int:
 
 def graders_fingerprint(lesson: Lesson) -> str:
     """Return a short hash of what judges the lesson: its graders, probes, reference and calibration."""
-    probes = Path(__file__).parent / "sandboxed" / "probes"
-    files = sorted(p for p in lesson.grader_dir.rglob("*.py") if "__pycache__" not in p.parts)
-    files += [probes / "common.py", probes / f"{lesson.name}.py", lesson.solutions_file,
-              lesson.root / "solutions" / f"{lesson.name}_calibration.json", Path(__file__).parent / "judge.py"]
+    files = [*lesson.judge_files, lesson.solutions_file, Path(__file__).parent / "sandboxed" / "probes" / "common.py",
+             Path(__file__).parent / "judge.py"]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0")

@@ -92,11 +92,11 @@ class ValidationReport:
 
 
 def load_mutants(lesson: Lesson) -> list[Mutant]:
-    """Return the lesson's mutant catalogue (tests/mutants/<lesson>.toml), calibrated values filled in."""
-    path = lesson.root / "tests" / "mutants" / f"{lesson.name}.toml"
+    """Return the lesson's mutant catalogue (lessons/<lesson>/mutants.toml), calibrated values filled in."""
+    path = lesson.mutants_file
     if not path.is_file():
         return []
-    calibration_file = lesson.root / "solutions" / f"{lesson.name}_calibration.json"
+    calibration_file = lesson.calibration_file
     calibration = json.loads(calibration_file.read_text()) if calibration_file.is_file() else {}
     mutants = []
     catalogue = tomllib.loads(path.read_text())

@@ -29,6 +29,7 @@ from .protocol import LineReader, ProtocolViolation, parse_line
 from .sandbox import WORKDIR, Mount, Sandbox, SandboxRun
 
 SANDBOXED_CODE = Path(__file__).parent / "sandboxed"
+SANDBOX_PYTHONPATH = "/opt/autograder"  # autograder.sandboxed and lessons.<lesson>.probes import from here
 START_TIMEOUT = 180.0  # importing torch on a loaded machine
 REPLY_WAIT = 10.0  # seconds for the server to start a job or report a killed one before the sandbox goes
 JOB_FILE = ".autograder-job.json"  # in the inbox: the job's cells and probe inputs, read by the job alone
@@ -88,11 +89,14 @@ class SandboxStartError(RuntimeError):
     """The warm sandbox did not come up (its last line of stderr says why)."""
 
 
-def sandbox_mounts(config: Config, data_files: tuple[str, ...], inbox: Path) -> list[Mount]:
-    """Return what the sandbox may read: the Python environment, runner and probes, data, the inbox."""
+def sandbox_mounts(config: Config, data_files: tuple[str, ...], inbox: Path, probes: Path | None = None) -> list[Mount]:
+    """Return what the sandbox may read: the Python environment, runner and shared probe helpers, the
+    lesson's probe module alone (never the rest of its folder), data, the inbox."""
     prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
     mounts = [Mount(p, str(p)) for p in sorted(prefixes)]
-    mounts.append(Mount(SANDBOXED_CODE, "/opt/autograder/sandboxed"))
+    mounts.append(Mount(SANDBOXED_CODE, f"{SANDBOX_PYTHONPATH}/autograder/sandboxed"))
+    if probes is not None:
+        mounts.append(Mount(probes, f"{SANDBOX_PYTHONPATH}/lessons/{probes.parent.name}/probes.py"))
     mounts += [Mount(config.data_root / f, f"/data/{f}") for f in data_files if (config.data_root / f).is_file()]
     return mounts + [Mount(inbox, "/submission")]
 
@@ -101,14 +105,14 @@ class WarmSandbox:
     """One started sandbox that runs submissions one after another, each in a fresh forked state."""
 
     def __init__(self, config: Config, preload: tuple[str, ...], data_files: tuple[str, ...],
-                 while_starting: Callable[[], None] | None = None):
+                 while_starting: Callable[[], None] | None = None, probes: Path | None = None):
         started = time.monotonic()
         self.config, self.sandboxed = config, not config.allow_unsandboxed
         remove_stale_directories()
         self.inbox = Path(tempfile.mkdtemp(prefix=f"{HOST_DIR_PREFIX}inbox-{os.getpid()}-"))
         self.inbox.chmod(0o755)  # the sandbox user (nobody) reads it; it is mounted read-only
         limits = config.limits
-        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "USER": "student", "LOGNAME": "student", "PYTHONPATH": "/opt/autograder",
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/home/student", "USER": "student", "LOGNAME": "student", "PYTHONPATH": SANDBOX_PYTHONPATH,
                "AUTOGRADER_DATA": "/data", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
         setup = {"preload": list(preload), "own_pid_namespace": self.sandboxed, "job_file": f"/submission/{JOB_FILE}"}
@@ -117,18 +121,19 @@ class WarmSandbox:
             setup.update(workdir=WORKDIR, wipe=["/home/student", "/tmp", "/dev/shm", "/dev/mqueue"])
         else:  # the loud fallback: a private host directory stands in for the sandbox's home
             self.workdir = Path(tempfile.mkdtemp(prefix=f"{HOST_DIR_PREFIX}unsandboxed-{os.getpid()}-"))
-            env.update(HOME=str(self.workdir), PYTHONPATH=str(SANDBOXED_CODE.parent), AUTOGRADER_DATA=str(config.data_root),
+            env.update(HOME=str(self.workdir), PYTHONPATH=os.pathsep.join(
+                           [str(SANDBOXED_CODE.parents[1])] + ([str(probes.parents[2])] if probes else [])), AUTOGRADER_DATA=str(config.data_root),
                        AUTOGRADER_SUBMISSION=str(self.inbox))
             setup.update(workdir=str(self.workdir / "work"), wipe=[str(self.workdir)], job_file=str(self.inbox / JOB_FILE))
             (self.workdir / "work").mkdir()
-        mounts = sandbox_mounts(config, data_files, self.inbox)
+        mounts = sandbox_mounts(config, data_files, self.inbox, probes)
         setup["mounts"] = [m.target for m in mounts]
         self.cgroup = cgroups.SandboxCgroup.create(f"{os.getpid()}-{next(_numbers)}", limits.memory_mb << 20, limits.processes)
         self.limits_note = "" if self.cgroup else cgroups.NO_CGROUP_NOTE
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = Control(mine)
         try:
-            self.box = Sandbox([sys.executable, "-m", "sandboxed.server"], mounts, limits, env, stdin=b"",
+            self.box = Sandbox([sys.executable, "-m", "autograder.sandboxed.server"], mounts, limits, env, stdin=b"",
                                sandboxed=self.sandboxed, channels=(), inherit={"AUTOGRADER_CONTROL_FD": theirs.fileno()},
                                cwd=self.workdir / "work" if self.workdir else None, cgroup=self.cgroup)
         finally:
@@ -294,16 +299,16 @@ _warm: dict[tuple, WarmSandbox] = {}
 
 
 def warm_sandbox(config: Config, key: str, preload: tuple[str, ...], data_files: tuple[str, ...],
-                 while_starting: Callable[[], None] | None = None) -> tuple[WarmSandbox, float]:
+                 while_starting: Callable[[], None] | None = None, probes: Path | None = None) -> tuple[WarmSandbox, float]:
     """Return this process's warm sandbox for `key` (a lesson) and the seconds spent starting it now
     (0 when it was already warm; `while_starting` then runs meanwhile). One is kept per process:
     starting another stops the previous one."""
-    ident = (key, config, tuple(preload), tuple(data_files))
+    ident = (key, config, tuple(preload), tuple(data_files), probes)
     warm = _warm.get(ident)
     if warm is not None and warm.alive:
         return warm, 0.0
     close_all()
-    warm = WarmSandbox(config, preload, data_files, while_starting)
+    warm = WarmSandbox(config, preload, data_files, while_starting, probes)
     _warm[ident] = warm
     return warm, warm.start_seconds
 

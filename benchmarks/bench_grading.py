@@ -77,7 +77,7 @@ def main() -> None:
 
     from autograder.replicas import lesson_data, train_replicas
 
-    calibration = json.loads((ROOT / "solutions" / "hands_on_dl_calibration.json").read_text())
+    calibration = json.loads((ROOT / "lessons" / "hands_on_dl" / "calibration.json").read_text())
     profile, seeds = calibration["reference_deep_profile"]["profile"], calibration["verification_seeds"]
     import torch
 

@@ -186,7 +186,7 @@ def boolean_function_dataset() -> tuple[torch.Tensor, torch.Tensor]:
 
 # minimal_width / deep_minimal_width: claims with the training they were found with. The graders train a
 # claim as stated on their own seeds (it must learn f on most of them) and compare its size with
-# "w1_least" of solutions/hands_on_dl_calibration.json (the least width that learns f under the default
+# "w1_least" of lessons/hands_on_dl/calibration.json (the least width that learns f under the default
 # training, lr 5e-3 for 250 epochs): 192 neurons learn f with 1000 epochs at that learning rate.
 w_1 = 192
 w_1_training = {"lr": 5e-3, "epochs": 1000}

@@ -98,7 +98,7 @@ judge_only = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning
     ({"lr": 1e-2, "batch_size": 1}, 'only "lr" and "epochs" can be changed'),
 ])
 def test_a_training_out_of_bounds_fails_with_words(items, feedback):
-    from autograder.graders.hands_on_dl.test_hands_on_dl import stated_training
+    from lessons.hands_on_dl.test_hands_on_dl import stated_training
     from autograder.judge import GradingFailure
 
     with pytest.raises(GradingFailure, match=feedback.replace("(", r"\(").replace(")", r"\)")):
@@ -107,7 +107,7 @@ def test_a_training_out_of_bounds_fails_with_words(items, feedback):
 
 @judge_only
 def test_a_stated_training_defaults_where_it_says_nothing():
-    from autograder.graders.hands_on_dl.test_hands_on_dl import stated_training
+    from lessons.hands_on_dl.test_hands_on_dl import stated_training
 
     assert stated_training({"given": False}, "w_1_training") == {"lr": 5e-3, "epochs": 250}
     assert stated_training({"given": True, "kind": "dict", "items": {"epochs": 600}}, "w_1_training") == \

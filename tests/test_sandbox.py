@@ -34,8 +34,27 @@ def test_network_is_unreachable():
 
 
 def test_course_files_and_home_are_invisible():
-    record, messages = run(f"send(seen=[os.path.exists(p) for p in {[str(ROOT / 'solutions'), str(ROOT / 'autograder/graders'), '/root/.bashrc', str(ROOT / 'data')]!r}])")
+    record, messages = run(f"send(seen=[os.path.exists(p) for p in {[str(ROOT / 'solutions'), str(ROOT / 'lessons'), '/root/.bashrc', str(ROOT / 'data')]!r}])")
     assert messages == [{"seen": [False, False, False, False]}]
+
+
+def test_a_lessons_sandbox_sees_its_probe_module_and_nothing_else_of_its_folder(tmp_path):
+    """Mounted as a lesson's warm sandbox mounts it: can the code import the probes, but not read the
+    spec, the graders, the mutants or the calibration beside them?"""
+    from autograder.config import load_config
+    from autograder.course import get_lesson
+    from autograder.warm import SANDBOX_PYTHONPATH, sandbox_mounts
+
+    lesson = get_lesson(ROOT, "hands_on_dl")
+    mounts = sandbox_mounts(load_config(ROOT), (), tmp_path, lesson.probes_file)
+    record, messages = run(
+        f"import sys, importlib\nsys.path.insert(0, {SANDBOX_PYTHONPATH!r})\n"
+        "probes = importlib.import_module('lessons.hands_on_dl.probes')\n"
+        "def can_import(name):\n try:\n  importlib.import_module(name)\n  return True\n except ImportError:\n  return False\n"
+        f"send(probes=hasattr(probes, 'probe_tensor_shape'), files=sorted(os.listdir({SANDBOX_PYTHONPATH!r} + '/lessons/hands_on_dl')),"
+        " spec=can_import('lessons.hands_on_dl.spec'), graders=can_import('lessons.hands_on_dl.test_hands_on_dl'),"
+        " package=os.path.exists('/opt/autograder/lessons/hands_on_dl/__init__.py'))", mounts=mounts)
+    assert messages == [{"probes": True, "files": ["probes.py"], "spec": False, "graders": False, "package": False}]
 
 
 def test_system_is_read_only_and_work_dir_is_writable():

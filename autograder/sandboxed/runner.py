@@ -189,7 +189,7 @@ def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
 
     from .probes.common import MissingAnswer, plain
 
-    module = importlib.import_module(f".probes.{lesson}", __package__)
+    module = importlib.import_module(f"lessons.{lesson}.probes")  # the lesson's probes.py, mounted alone
     probe = getattr(module, f"probe_{step['exercise']}")
     snapshot = dict(namespace)  # a probe may rebind globals (train_f sets p); later cells must not see it
     out = CappedText(4096)

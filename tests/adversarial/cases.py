@@ -204,10 +204,10 @@ _attempt('source', lambda: open('@ROOT@/source/hands_on_dl/hands_on_dl.ipynb').r
 _attempt('listing', lambda: __import__('os').listdir('@ROOT@/solutions'))
 """, SHAPES)),
     Case("read_grader_files", "escape", "sqrt_b_cubed", "passed", answer=contained("""
-_attempt('grader', lambda: open('@ROOT@/autograder/graders/hands_on_dl/test_hands_on_dl.py').read())
-_attempt('hidden inputs', lambda: open('@ROOT@/autograder/graders/hands_on_dl/__init__.py').read())
-_attempt('import graders', lambda: __import__('autograder.graders.hands_on_dl'))
-_attempt('calibration', lambda: open('@ROOT@/solutions/hands_on_dl_calibration.json').read())
+_attempt('grader', lambda: open('@ROOT@/lessons/hands_on_dl/test_hands_on_dl.py').read())
+_attempt('hidden inputs', lambda: open('@ROOT@/lessons/hands_on_dl/__init__.py').read())
+_attempt('import graders', lambda: __import__('lessons.hands_on_dl.test_hands_on_dl'))
+_attempt('calibration', lambda: open('@ROOT@/lessons/hands_on_dl/calibration.json').read())
 """, SQRT)),
     Case("read_test_labels", "escape", "gradients_for_p", "passed", answer=contained("""
 _attempt('host labels', lambda: open('@DATA@/FashionMNIST/raw/t10k-labels-idx1-ubyte', 'rb').read())
@@ -239,7 +239,7 @@ class TwinDeepNeuralNet(nn.Module):  # wrong: two towers, no sharing
         return torch.stack([self.query_tower(input[0, :]), self.value_tower(input[1, :])])
 
 import importlib
-_probes = importlib.import_module('sandboxed.probes.hands_on_dl')
+_probes = importlib.import_module('lessons.hands_on_dl.probes')
 def _forged_twin_probe(ns, **inputs):
     net = ns['TwinDeepNeuralNet'](inputs['input_width'], inputs['profile'], inputs['output_width'])
     with torch.no_grad():
@@ -372,7 +372,7 @@ _attempt('autograded', lambda: __import__('os').listdir('@COURSE@/autograded'))
 """, "hidden_layer_profile_2 = [56, 56]")),
     Case("write_outside_work_dir", "edits", "deep_minimal_width", "passed", after=("deep_minimal_width", contained("""
 import os
-_attempt('probe code', lambda: open('/opt/autograder/sandboxed/probes/hands_on_dl.py', 'a').write('#'))
+_attempt('probe code', lambda: open('/opt/autograder/lessons/hands_on_dl/probes.py', 'a').write('#'))
 _attempt('submitted weights', lambda: open('/submission/fashion_model.pth', 'ab').write(b'x'))
 _attempt('data', lambda: open('/data/MNIST/raw/t10k-images-idx3-ubyte', 'ab').write(b'x'))
 _attempt('system', lambda: open('/usr/lib/pwned', 'w').write('x'))
@@ -399,7 +399,7 @@ class DeepNeuralNet(nn.Module):
     return self.output_activation(self.last(x))
 
 import importlib
-_probes = importlib.import_module('sandboxed.probes.hands_on_dl')
+_probes = importlib.import_module('lessons.hands_on_dl.probes')
 _real_deep_forward_probe = _probes.probe_deep_forward
 _probes.probe_deep_forward = lambda ns, **inputs: {**_real_deep_forward_probe(ns, **inputs),
                                                    'has_layer_list': True, 'has_output_layer': True}

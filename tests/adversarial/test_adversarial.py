@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from autograder.graders.hands_on_dl import hidden_inputs
+from lessons.hands_on_dl import hidden_inputs
+from tests.conftest import ROOT
 from tests.adversarial.cases import CASES, MALFORMED, NOTEBOOKS, make_malformed
 
-GRADER_TESTS = sorted(set(re.findall(r"^def (test_\w+)", (__import__("pathlib").Path(
-    __import__("autograder.graders.hands_on_dl", fromlist=["x"]).__file__).parent / "test_hands_on_dl.py").read_text(), re.M)))
+GRADER_TESTS = sorted(set(re.findall(r"^def (test_\w+)", (ROOT / "lessons/hands_on_dl/test_hands_on_dl.py").read_text(), re.M)))
 FORBIDDEN_WORDS = ("Traceback", "test_hands_on_dl", "BEGIN SOLUTION", "solutions/", "AssertionError", "GradingFailure",
                    "/work/", "File \"")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .common import answer, module_leaves, predict_images_with_submitted_weights, tensor_summary
+from autograder.sandboxed.probes.common import answer, module_leaves, predict_images_with_submitted_weights, tensor_summary
 
 
 def _array(value) -> dict:

@@ -13,7 +13,7 @@ that learns f earns the larger share; it is "small" when a one-layer width is at
 None of these numbers is ever shown to a student.  On a shared machine run it with
 OMP_NUM_THREADS=1.
 
-    python solutions/calibrate_hands_on_dl.py [--seeds N] [--out solutions/hands_on_dl_calibration.json]
+    python lessons/hands_on_dl/calibrate.py [--seeds N] [--out lessons/hands_on_dl/calibration.json]
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def to_json(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="training seeds for the one-layer least width")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("hands_on_dl_calibration.json"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("calibration.json"))
     args = parser.parse_args()
     began, data, seeds = time.perf_counter(), lesson_data(), list(range(args.seeds))
     table = scan_widths(seeds, data)
@@ -134,7 +134,7 @@ def main() -> None:
         "judge_seeds": VERIFICATION_SEEDS,
         "reference_deep_profile": deep,
         "deep_candidates_tried": tried,
-        "generated_by": "solutions/calibrate_hands_on_dl.py",
+        "generated_by": "lessons/hands_on_dl/calibrate.py",
         "torch": torch.__version__,
         "wall_time_s": round(time.perf_counter() - began, 1),
     }

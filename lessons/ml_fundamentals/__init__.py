@@ -3,7 +3,7 @@
 select_degree is judged on clear-cut data sets (SELECTION): noisy samples of random polynomials of known degree,
 with enough points and little enough noise that validation, however the data are split, never needs a degree
 below the true one; the judge confirms that per data set with its own sound procedures (`sound_picks`).
-solutions/calibrate_ml_fundamentals.py draws its samples from `degree_datasets` and records the tolerances."""
+lessons/ml_fundamentals/calibrate.py draws its samples from `degree_datasets` and records the tolerances."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-CALIBRATION = Path(__file__).resolve().parents[3] / "solutions" / "ml_fundamentals_calibration.json"
+CALIBRATION = Path(__file__).with_name("calibration.json")
 FILES_BY_EXERCISE = {"linear_accuracy": "mnist_linear.pth", "dnn_accuracy": "mnist_dnn.pth",
                      "cnn_accuracy": "mnist_cnn.pth"}
 SUBMITTED_FILES = tuple(FILES_BY_EXERCISE.values())
@@ -43,7 +43,7 @@ SELECTION = {"plenty": {"max_degree": 9, "copies": [6, 6, 6, 6, 3, 3, 3, 3, 3, 3
 
 @cache
 def calibration() -> dict:
-    """Return the lesson's calibration (solutions/ml_fundamentals_calibration.json)."""
+    """Return the lesson's calibration (lessons/ml_fundamentals/calibration.json)."""
     return json.loads(CALIBRATION.read_text())
 
 
@@ -51,8 +51,8 @@ def selection_tolerances() -> dict:
     """Return the select_degree tolerances, refusing a calibration made for another data-set protocol."""
     settings = calibration()["selection"]
     if settings["protocol"] != SELECTION:
-        raise RuntimeError("solutions/ml_fundamentals_calibration.json was made for another select_degree protocol: "
-                           "re-run solutions/calibrate_ml_fundamentals.py selection")
+        raise RuntimeError("lessons/ml_fundamentals/calibration.json was made for another select_degree protocol: "
+                           "re-run lessons/ml_fundamentals/calibrate.py selection")
     return settings["tolerances"]
 
 

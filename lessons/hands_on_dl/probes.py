@@ -1,7 +1,7 @@
 """Probes for the hands_on_dl lesson (tensors, autograd, training loops, DNNs, image classifiers)."""
 from __future__ import annotations
 
-from .common import answer, load_linear_layers, own_parameters, plain, predict_with_submitted_weights, tensor, tensor_summary
+from autograder.sandboxed.probes.common import answer, load_linear_layers, own_parameters, plain, predict_with_submitted_weights, tensor, tensor_summary
 
 
 def probe_identity_tensor(ns: dict) -> dict:

@@ -1,9 +1,9 @@
 """Train the reference weights of digits_from_scratch and calibrate its judgements; writes
 source/digits_from_scratch/digits_model.pth (seed 0), digits_model_undertrained.pth (a mutant's file) and
-solutions/digits_from_scratch_calibration.json.
+lessons/digits_from_scratch/calibration.json.
 
 Run from the course root with one thread (about two minutes):
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python solutions/calibrate_digits_from_scratch.py
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python lessons/digits_from_scratch/calibrate.py
 """
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "solutions"))
 
 import digits_from_scratch as reference  # noqa: E402
 
-from autograder.graders import digits_from_scratch as grader  # noqa: E402
+from lessons import digits_from_scratch as grader  # noqa: E402
 
 TRAINING_SEEDS = [0, 1, 2, 3, 4]  # NN_Model initialisations; seed 0's weights are submitted
 GRADIENT_SEEDS = list(range(10))  # hidden-input seeds for the backprop check
@@ -92,7 +92,7 @@ def main() -> None:
         "backprop_relative_error_per_seed": errors,
         "backprop_relative_tolerance": 1e-6,
     }
-    out = ROOT / "solutions" / "digits_from_scratch_calibration.json"
+    out = Path(__file__).with_name("calibration.json")
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "training_runs"}, indent=1))
 

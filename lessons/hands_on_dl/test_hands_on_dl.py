@@ -10,7 +10,7 @@ import numpy as np
 
 from autograder.judge import accuracy, as_int, close, exercise, expect, expect_tensor, is_number, remembered
 
-CALIBRATION = Path(__file__).resolve().parents[3] / "solutions" / "hands_on_dl_calibration.json"
+CALIBRATION = Path(__file__).with_name("calibration.json")
 ACCURACY_THRESHOLDS = {"fashion_accuracy": 0.85, "mnist_accuracy": 0.97}
 
 

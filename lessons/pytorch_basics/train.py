@@ -1,8 +1,8 @@
 """Train the reference seq_model (784-128-10, ReLU) of the lesson pytorch_basics and save its weights to
 source/pytorch_basics/seq_model.pth.
 
-Run from the repository root: .venv/bin/python solutions/train_pytorch_basics.py [--undertrained]
-3 epochs of Adam, in the loop of mnist_training.py."""
+Run from the repository root: .venv/bin/python lessons/pytorch_basics/train.py [--undertrained]
+3 epochs of Adam, in the loop of lessons/mnist_training.py."""
 from __future__ import annotations
 
 import sys
@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "solutions"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 import pytorch_basics as solution  # noqa: E402
-from mnist_training import train_on_mnist  # noqa: E402
+from lessons.mnist_training import train_on_mnist  # noqa: E402
 
 OUT = ROOT / "source" / "pytorch_basics" / "seq_model.pth"
-# a mutant for tests/mutants/pytorch_basics.toml: training stopped after 40 mini-batches (well below 0.95)
+# a mutant for lessons/pytorch_basics/mutants.toml: training stopped after 40 mini-batches (well below 0.95)
 UNDERTRAINED = ROOT / "source" / "pytorch_basics" / "seq_model_undertrained.pth"
 
 

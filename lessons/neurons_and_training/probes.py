@@ -1,7 +1,7 @@
 """Probes for the neurons_and_training lesson (activations, neurons, derivatives, gradient descent, AND/XOR, MLP)."""
 from __future__ import annotations
 
-from .common import (MissingAnswer, answer, call_quietly, choice_answers, module_leaves, numeric_summary,
+from autograder.sandboxed.probes.common import (MissingAnswer, answer, call_quietly, choice_answers, module_leaves, numeric_summary,
                      predict_images_with_submitted_weights, seeded_linear_parameters, tensor, tensor_summary)
 
 MLP_SHAPES = [[512, 784], [512, 512], [10, 512]]  # [out, in] of linear1, linear2, linear3

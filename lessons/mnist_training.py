@@ -1,5 +1,5 @@
-"""The training loop both MNIST reference models are made with (train_pytorch_basics.py,
-train_neurons_and_training.py): one thread, seed 0, images scaled to [0, 1] (ToTensor, no Normalize) as
+"""The training loop both MNIST reference models are made with (pytorch_basics/train.py,
+neurons_and_training/train.py): one thread, seed 0, images scaled to [0, 1] (ToTensor, no Normalize) as
 the graders feed them, mini-batches of 64, the test accuracy printed after every epoch."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Write source/pytorch_basics/pytorch_basics.ipynb (the instructor notebook) from the cells below.
 
-Run from the repository root: .venv/bin/python solutions/build_pytorch_basics_notebook.py
+Run from the repository root: .venv/bin/python lessons/pytorch_basics/build_notebook.py
 The answer cells mirror solutions/pytorch_basics.py; keep the two in sync."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-OUT = Path(__file__).resolve().parents[1] / "source" / "pytorch_basics" / "pytorch_basics.ipynb"
+OUT = Path(__file__).resolve().parents[2] / "source" / "pytorch_basics" / "pytorch_basics.ipynb"
 CELLS = []
 STAND_INS = set()  # grade_ids of the stand-in cells
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from .common import SUBMISSION_DIR, MissingAnswer, answer, plain
+from autograder.sandboxed.probes.common import SUBMISSION_DIR, MissingAnswer, answer, plain
 
 LAYER_NAMES = ("hidden1", "hidden2", "output")
 

@@ -1,12 +1,12 @@
 """Hidden graders for ml_fundamentals: each test judges one property of one exercise's probe data.
-Judgements on noisy data use the calibration in solutions/ml_fundamentals_calibration.json
-(re-made by solutions/calibrate_ml_fundamentals.py). Feedback never shows expected values or hidden inputs."""
+Judgements on noisy data use the calibration in lessons/ml_fundamentals/calibration.json
+(re-made by lessons/ml_fundamentals/calibrate.py). Feedback never shows expected values or hidden inputs."""
 from __future__ import annotations
 
 import numpy as np
 
 from autograder.judge import accuracy, close, exercise, expect, is_number
-from autograder.sandboxed.probes.ml_fundamentals import seeded_parameter
+from .probes import seeded_parameter
 
 from . import SELECTION, TRUTH_KEY, calibration, held_out_labels, selection_tolerances, sound_picks
 

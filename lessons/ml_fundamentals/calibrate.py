@@ -1,7 +1,7 @@
 """Calibrate the judgements of ml_fundamentals that involve randomness; write them to
-solutions/ml_fundamentals_calibration.json (read by autograder/graders/ml_fundamentals).
+lessons/ml_fundamentals/calibration.json (read by lessons/ml_fundamentals).
 
-  selection: how the select_degree judgements (autograder/graders/ml_fundamentals) treat validation procedures
+  selection: how the select_degree judgements (lessons/ml_fundamentals) treat validation procedures
              the notebook allows and biased ones, on the grader's own hidden data sets (`degree_datasets`: clear-cut
              noisy samples of random polynomials, "plenty" of points for every degree 0..9 and "few" points for
              degrees 0..2 with candidate degrees up to 20). Sound procedures: random hold-outs of 10 % (the low end
@@ -20,8 +20,8 @@ solutions/ml_fundamentals_calibration.json (read by autograder/graders/ml_fundam
              threshold MARGIN below the worst seed (rounded down to 0.5 %), checking that a net that
              predicts one class, or an untrained one, stays far below it.
 
-    OMP_NUM_THREADS=1 python solutions/calibrate_ml_fundamentals.py selection [--seeds 300] [--workers 2]
-    OMP_NUM_THREADS=1 python solutions/calibrate_ml_fundamentals.py networks [--seeds 3]
+    OMP_NUM_THREADS=1 python lessons/ml_fundamentals/calibrate.py selection [--seeds 300] [--workers 2]
+    OMP_NUM_THREADS=1 python lessons/ml_fundamentals/calibrate.py networks [--seeds 3]
 """
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "ml_fundamentals_calibration.json"
-WEIGHTS_DIR = HERE.parent / "source" / "ml_fundamentals"
+ROOT = HERE.parents[1]
+OUT = HERE / "calibration.json"
+WEIGHTS_DIR = ROOT / "source" / "ml_fundamentals"
 WEIGHT_FILES = {"linear_accuracy": "mnist_linear.pth", "dnn_accuracy": "mnist_dnn.pth", "cnn_accuracy": "mnist_cnn.pth"}
 FACTORIES = {"linear_accuracy": "make_linear_net", "dnn_accuracy": "make_dnn", "cnn_accuracy": "make_cnn"}
 
@@ -51,7 +52,7 @@ EPOCHS, MARGIN = 2, 0.01
 
 @functools.cache
 def solutions():
-    spec = importlib.util.spec_from_file_location("_ml_fundamentals_reference", HERE / "ml_fundamentals.py")
+    spec = importlib.util.spec_from_file_location("_ml_fundamentals_reference", ROOT / "solutions" / "ml_fundamentals.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -61,8 +62,8 @@ def solutions():
 def grader():
     import sys
 
-    sys.path.insert(0, str(HERE.parent))
-    import autograder.graders.ml_fundamentals as module
+    sys.path.insert(0, str(ROOT))
+    import lessons.ml_fundamentals as module
 
     return module
 
@@ -246,7 +247,7 @@ def calibrate_selection(seeds: int, workers: int) -> dict:
 def mnist(train: bool):
     import torchvision
 
-    ds = torchvision.datasets.MNIST(root=str(HERE.parent / "data"), train=train, download=False)
+    ds = torchvision.datasets.MNIST(root=str(ROOT / "data"), train=train, download=False)
     return ds.data.unsqueeze(1).float() / 255., ds.targets.clone()
 
 
@@ -325,7 +326,7 @@ def main() -> None:
     result = json.loads(OUT.read_text()) if OUT.is_file() else {}
     result[args.part] = {**part, "wall_time_s": round(time.perf_counter() - began, 1), "torch": torch.__version__,
                          "numpy": np.__version__}
-    result["generated_by"] = "solutions/calibrate_ml_fundamentals.py"
+    result["generated_by"] = "lessons/ml_fundamentals/calibrate.py"
     OUT.write_text(to_json(dict(sorted(result.items()))))
     print(f"wrote {args.part} to {OUT} in {time.perf_counter() - began:.0f} s")
 

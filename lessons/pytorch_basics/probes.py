@@ -1,7 +1,7 @@
 """Probes for the pytorch_basics lesson (nn.Sequential models, tensors, devices, an MNIST classifier)."""
 from __future__ import annotations
 
-from .common import (MissingAnswer, answer, choice_answers, describe_module, load_linear_layers, module_leaves,
+from autograder.sandboxed.probes.common import (MissingAnswer, answer, choice_answers, describe_module, load_linear_layers, module_leaves,
                      numeric_summary, own_parameters, predict_with_submitted_weights, run_with_seeded_weights,
                      seeded_linear_parameters, tensor, tensor_summary)
 

@@ -1,1 +1,0 @@
-"""Hidden graders, one package per lesson. Never mounted into the sandbox."""
