@@ -100,7 +100,7 @@ def read_submission(folder: Path, lesson: str, side_files: tuple[str, ...]) -> S
 
 def find_submissions(config: Config, lesson: str, students: list[str] | None = None) -> list[Submission]:
     """Return the collected submissions of a lesson (optionally only some students), sorted by student."""
-    side_files = get_lesson(config.course_root, lesson).grader.SUBMITTED_FILES
+    side_files = get_lesson(config.course_root, lesson).spec.submitted_files
     return [read_submission(folder, lesson, side_files)
             for folder in sorted((config.course_root / "submitted").glob(f"*/{lesson}"))
             if not students or folder.parent.name in students]

@@ -25,12 +25,12 @@ def check_notebook(notebook: Path, config: Config, lesson: str | None = None) ->
     """Return the lesson and, per exercise, whether its answer ran and its public checks passed."""
     the_lesson, nb, _ = open_submission(notebook, config, lesson)
     execution, _ = run_notebook(the_lesson, nb, notebook, config, {})
-    files, _ = submitted_files(Path(notebook), the_lesson.grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
+    files, _ = submitted_files(Path(notebook), the_lesson.spec.submitted_files, config.limits.max_weight_file_mb)
     lines = []
     for exercise in the_lesson.exercises:
         answer = execution.outcomes.get(f"cell-{cell_index(nb, exercise.id)}")
         test = execution.outcomes.get(f"cell-{cell_index(nb, 'test_' + exercise.id)}")
-        needed = getattr(the_lesson.grader, "FILES_BY_EXERCISE", {}).get(exercise.id)
+        needed = the_lesson.spec.files_by_exercise.get(exercise.id)
         lines.append(_judge_publicly(exercise.id, answer, test, needed if needed and needed not in files else None))
     return the_lesson.name, lines
 

@@ -139,7 +139,7 @@ def cmd_collect(args: argparse.Namespace) -> ExitCode:
         roster = set(students)
     else:
         roster = known_students(config.course_root)
-    report = collect(lesson.name, args.source, config.course_root, lesson.grader.SUBMITTED_FILES, args.pattern,
+    report = collect(lesson.name, args.source, config.course_root, lesson.spec.submitted_files, args.pattern,
                      roster or None)
     from .release import ensure_in_gradebook
 
@@ -385,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (one line on stderr for anything that is not a grade)."""
     from .collect import CollectError
     from .course import UnknownLessonError
+    from .spec import LessonSpecError
     from .grade import GraderError
     from .release import ReleaseError
     from .notebook import NotebookError
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (NotebookError, UnknownLessonError, CollectError) as exc:
+    except (NotebookError, UnknownLessonError, LessonSpecError, CollectError) as exc:
         say(errors, "autograder: cannot grade: ", "", exc)
         return ExitCode.USAGE
     except ReleaseError as exc:

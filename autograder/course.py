@@ -16,6 +16,7 @@ from types import ModuleType
 from nbformat import NotebookNode
 
 from .notebook import Exercise, find_exercises, grade_id, read_notebook
+from .spec import LessonSpec, LessonSpecError, checked_spec
 
 
 class UnknownLessonError(Exception):
@@ -83,9 +84,17 @@ class Lesson:
         return find_exercises(self.released)
 
     @cached_property
-    def grader(self) -> ModuleType:
-        """Return the lesson's grader package (hidden inputs, submitted files, data it needs)."""
-        return import_lesson_module(self.root, self.name)
+    def spec(self) -> LessonSpec:
+        """Return the lesson's declared LessonSpec (lessons/<lesson>/spec.py), checked against its
+        exercises; raises LessonSpecError naming the lesson and the missing or bad field."""
+        if not (self.home / "spec.py").is_file():
+            raise LessonSpecError(self.name, "no spec.py (autograder new writes one)")
+        try:
+            module = import_lesson_module(self.root, f"{self.name}.spec")
+        except Exception as exc:  # an instructor's file: say which and why, never a traceback
+            raise LessonSpecError(self.name, f"spec.py cannot be imported ({type(exc).__name__}: {exc})") from None
+        exercises = {e.id for e in self.exercises} if self.release_notebook.is_file() else None
+        return checked_spec(self.name, module, exercises)
 
     def probes(self) -> ModuleType:
         """Return the lesson's probe module, imported in the trusted process to probe the reference."""
@@ -110,6 +119,7 @@ def import_lesson_module(root: Path, dotted: str) -> ModuleType:
     if loaded is not None and str(root / "lessons") not in [str(Path(p).resolve()) for p in loaded.__path__]:
         for name in [n for n in sys.modules if n == "lessons" or n.startswith("lessons.")]:
             del sys.modules[name]
+        sys.path[:] = [p for p in sys.path if p != str(Path(loaded.__path__[0]).resolve().parent)]
         importlib.invalidate_caches()
     if not sys.path or sys.path[0] != str(root):
         sys.path.insert(0, str(root))
@@ -122,11 +132,14 @@ def lesson_names(root: Path) -> list[str]:
 
 
 def get_lesson(root: Path, name: str) -> Lesson:
-    """Return the lesson `name`, or raise UnknownLessonError listing the known ones."""
+    """Return the lesson `name` with its spec checked, or raise UnknownLessonError listing the known ones
+    (LessonSpecError when its spec is missing or wrong)."""
     known = lesson_names(root)
     if name not in known:
         raise UnknownLessonError(f"unknown lesson {name!r}; this course has: {', '.join(known) or 'none'}")
-    return Lesson(name, root)
+    lesson = Lesson(name, root)
+    lesson.spec  # noqa: B018  (checked when the course loads: every command fails early, naming the field)
+    return lesson
 
 
 def lesson_grade_ids(root: Path) -> dict[str, set[str]]:

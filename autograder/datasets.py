@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from numpy._core import multiarray  # numpy >= 1.26; pickles name it numpy.core.multiarray
 
+from .spec import HeldOut
+
 FASHION_SRC = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 # raw name -> (MD5 of upstream <name>.gz as in torchvision.datasets.FashionMNIST.resources, MD5 of <name>)
 FASHION_MD5 = {
@@ -40,6 +42,11 @@ MNIST_MD5 = {  # MD5 of the original uncompressed MNIST IDX files
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 FASHION_RAW_MD5 = {name: md5s[1] for name, md5s in FASHION_MD5.items()}
+# the splits lessons declare in their spec (autograder.spec.HeldOut): test images mounted, labels judge-side only
+MNIST_TRAIN_FILES = ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte")
+FASHION_TRAIN_FILES = ("FashionMNIST/raw/train-images-idx3-ubyte", "FashionMNIST/raw/train-labels-idx1-ubyte")
+MNIST_TEST = HeldOut("MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte")
+FASHION_TEST = HeldOut("FashionMNIST/raw/t10k-images-idx3-ubyte", "FashionMNIST/raw/t10k-labels-idx1-ubyte")
 # digits_from_scratch reads the tutorial's mnist.pkl.gz, rebuilt without the test labels (the judge keeps those)
 FROM_SCRATCH_PICKLE = Path("mnist_from_scratch", "mnist.pkl.gz")
 FROM_SCRATCH_MD5 = "609393d75963f4525055d4274ba3de94"

@@ -113,7 +113,7 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
 
     add_students(course, {name: {"first_name": name.capitalize(), "last_name": "Demo", "email": f"{name}@example.org"}
                           for name in stories})  # what `collect --roster` does with a class list
-    report = collect(DEMO_LESSON, archive, course, lesson.grader.SUBMITTED_FILES)
+    report = collect(DEMO_LESSON, archive, course, lesson.spec.submitted_files)
     console.print(f"[bold]2. collected[/] {len(report.imported)} students into submitted/; "
                   f"unreadable: {len(report.unreadable)}, duplicates: {len(report.duplicates)}")
     console.print("[bold]3. autograding[/] in the sandbox …")

@@ -36,7 +36,7 @@ class GraderError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Probed:
+class ProbedSubmission:
     """A submission executed in the sandbox: its probe records and everything needed to judge them."""
 
     lesson: Lesson
@@ -48,7 +48,7 @@ class Probed:
     notebook: NotebookNode  # as executed: locked cells restored
 
 
-def executed_notebook(probed: Probed) -> NotebookNode:
+def executed_notebook(probed: ProbedSubmission) -> NotebookNode:
     """Return the executed notebook: each run cell with its captured output and the student's error."""
     nb = copy.deepcopy(probed.notebook)
     outcomes = probed.execution.outcomes
@@ -115,8 +115,7 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
                  probe_inputs: dict[str, dict]) -> tuple[Execution, list[str]]:
     """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files."""
     require_sandbox(config)
-    grader = lesson.grader
-    files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
+    files, notes = submitted_files(Path(notebook), lesson.spec.submitted_files, config.limits.max_weight_file_mb)
     steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
     job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10,
            "output_total": config.limits.output_total_kb << 10}
@@ -126,7 +125,7 @@ def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Confi
 
 def sandbox_spec(lesson: Lesson) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return what the lesson's sandbox imports before any submission, and the data files it mounts."""
-    return tuple(lesson.grader.PRELOAD), tuple(lesson.grader.DATA_FILES)
+    return lesson.spec.preload, lesson.spec.data_files
 
 
 def start_sandbox(lesson: Lesson, config: Config) -> float:
@@ -146,21 +145,21 @@ def warm_up_judge(lesson: Lesson) -> None:
     lesson.probes()
 
 
-def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
+def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> ProbedSubmission:
     """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
     the_lesson, nb, notes = open_submission(notebook, config, lesson)
     seed = hidden_seed(config.course_root, the_lesson.name, "") if seed is None else seed
-    inputs = the_lesson.grader.hidden_inputs(seed)
+    inputs = the_lesson.spec.hidden_inputs(seed)
     execution, file_notes = run_notebook(the_lesson, nb, notebook, config,
                                          {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises})
     records = {}
     for exercise in the_lesson.exercises:
         outcome = execution.outcomes[f"probe-{exercise.id}"]
         records[exercise.id] = {"status": outcome.status, "data": outcome.data}
-    return Probed(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes), nb)
+    return ProbedSubmission(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes), nb)
 
 
-def run_graders(probed: Probed, config: Config) -> list[dict]:
+def run_graders(probed: ProbedSubmission, config: Config) -> list[dict]:
     """Return one record per hidden test (exercise, weight, outcome, feedback), from pytest."""
     collector = OutcomeCollector()
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:

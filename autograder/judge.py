@@ -6,6 +6,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def expect_tensor(summary: dict, what: str, shape: Sequence[int] | None = None, 
     return np.asarray(summary["values"], dtype=np.float64)
 
 
-def close(actual, expected, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+def values_close(actual, expected, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
     """Return True when two arrays (or numbers) have one shape and agree within tolerance."""
     a, b = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
@@ -65,8 +66,22 @@ def accuracy(predictions: Sequence[int], labels: np.ndarray) -> float:
     return float(np.mean(np.asarray(predictions) == labels))
 
 
-def remembered(name: str, key: str, compute, cache_dir: Path | None = None):
-    """Return compute() for `key`, remembered on disk across runs (for deterministic, costly judgements such
+@cache
+def calibration_of(module_file: str) -> dict:
+    """Return the calibration of the lesson a module belongs to: lessons/<lesson>/calibration.json beside it."""
+    return json.loads((Path(module_file).parent / "calibration.json").read_text())
+
+
+@cache
+def read_labels(path: Path) -> np.ndarray:
+    """Return held-out labels from an IDX file (trusted side only: labels are never mounted)."""
+    from .datasets import read_idx
+
+    return read_idx(path).astype(np.int64)
+
+
+def remember_on_disk(name: str, key: str, compute, cache_dir: Path | None = None):
+    """Return compute() for `key`, remember_on_disk on disk across runs (for deterministic, costly judgements such
     as training a submitted architecture): the same answer is never trained twice for one class."""
     from .config import find_course_root
 

@@ -32,6 +32,20 @@ class GradingSession:
     course_root: Path
     _reference: dict = field(default_factory=dict)
 
+    @property
+    def lesson_spec(self):
+        """Return the lesson's declared LessonSpec."""
+        from .course import Lesson
+
+        return Lesson(self.lesson, self.course_root).spec
+
+    def held_out_labels(self, exercise: str):
+        """Return the held-out labels the spec declares for `exercise` (read here, never in the sandbox)."""
+        from .config import load_config
+        from .judge import read_labels
+
+        return read_labels(load_config(self.course_root).data_root / self.lesson_spec.held_out[exercise].labels)
+
     def reference(self, exercise: str):
         """Return the reference probe data for `exercise`, computed here in the trusted process."""
         if exercise not in self._reference:
@@ -107,6 +121,18 @@ def reference(request: pytest.FixtureRequest, grading: GradingSession):
 def hidden(request: pytest.FixtureRequest, grading: GradingSession) -> dict:
     """Return the hidden inputs this run drew for this test's exercise."""
     return grading.inputs.get(exercise_of(request.node)[0], {})
+
+
+@pytest.fixture
+def held_out_labels(request: pytest.FixtureRequest, grading: GradingSession):
+    """Return the held-out labels of this test's exercise, as the lesson's spec declares them."""
+    return grading.held_out_labels(exercise_of(request.node)[0])
+
+
+@pytest.fixture
+def threshold(request: pytest.FixtureRequest, grading: GradingSession) -> float:
+    """Return the pass mark the lesson's spec declares for this test's exercise (spec.thresholds)."""
+    return grading.lesson_spec.thresholds[exercise_of(request.node)[0]]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -116,7 +116,7 @@ def build_submission(lesson: Lesson, mutant: Mutant | None, directory: Path) -> 
 
     nb = nbformat.read(lesson.source_notebook, as_version=4)
     source_dir = lesson.source_notebook.parent
-    for name in lesson.grader.SUBMITTED_FILES:
+    for name in lesson.spec.submitted_files:
         if (source_dir / name).is_file():
             shutil.copyfile(source_dir / name, directory / name)
     if mutant and mutant.answer is not None:

@@ -213,7 +213,7 @@ class Watcher:
         self.workers, self.scheduler, self.limits = workers or default_workers(), scheduler, limits
         self.settle, self.patience, self.poll = settle, patience, poll
         self.on_event, self.on_tick = on_event, on_tick
-        self.side_files = tuple(self.lesson.grader.SUBMITTED_FILES)
+        self.side_files = self.lesson.spec.submitted_files
         self.tracked: dict[str, Tracked] = {}
         self.flights: dict[str, Flight] = {}
         self.store = Store(self._write_grade, self._write_resync)

@@ -59,7 +59,7 @@ def class_of_claims(count: int, rng: random.Random) -> list[tuple[tuple[int, ...
 
 
 def timed(claims, cache: Path) -> tuple[float, float, list[tuple[int, int]]]:
-    """Return (wall s, CPU s, verdicts) of verifying `claims` through the graders, remembered in `cache`."""
+    """Return (wall s, CPU s, verdicts) of verifying `claims` through the graders, remember_on_disk in `cache`."""
     graders.learned_on.cache_clear()  # the in-process memo: only the disk cache may answer
     began, began_cpu = time.perf_counter(), time.process_time()
     verdicts = [graders.learned_on(profile, lr, epochs) for profile, lr, epochs in claims]
@@ -75,11 +75,11 @@ def main() -> None:
     claims = class_of_claims(args.claims, random.Random(args.seed))
     with tempfile.TemporaryDirectory(prefix="bench-claims-") as tmp:
         cache = Path(tmp)
-        graders.remembered = lambda name, key, compute: judge.remembered(name, key, compute, cache_dir=cache)
+        graders.remember_on_disk = lambda name, key, compute: judge.remember_on_disk(name, key, compute, cache_dir=cache)
         graders.learned_on((8,), 5e-3, 1)  # warm-up: imports, the data set
         unit_wall, unit_cpu, _ = timed([((192,), 5e-3, 250)], cache)
         print(f"(a) one default-protocol verification ([192], lr 5e-3, 250 epochs, "
-              f"{len(graders.calibration()['judge_seeds'])} replicas): {unit_wall:.1f} s wall, {unit_cpu:.1f} s CPU")
+              f"{len(graders.calibration_of(graders.__file__)['judge_seeds'])} replicas): {unit_wall:.1f} s wall, {unit_cpu:.1f} s CPU")
 
         if claims:  # --claims 0 times (a) and (d) only
             wall, cpu, verdicts = timed(claims, cache)

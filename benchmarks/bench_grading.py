@@ -86,7 +86,7 @@ def main() -> None:
     losses = train_replicas(profile, seeds, *lesson_data())
     print(f"minimal-width verification of {profile} on {len(seeds)} seeds as batched replicas, uncached: "
           f"{time.perf_counter() - started:.2f} s (least losses {[f'{v:.1e}' for v in losses.tolist()]}); "
-          "a profile seen before in the class costs nothing (remembered on disk)")
+          "a profile seen before in the class costs nothing (remember_on_disk on disk)")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def course(tmp_path_factory):
             zipped.write(path, f"{path.parent.name}_{path.name}")
         zipped.writestr("alice_old_attempt.ipynb", "{}")  # a duplicate: the newest wins, both reported
         zipped.writestr("README.txt", "instructions")  # not a submission file
-    report = collect("hands_on_dl", archive, root, lesson.grader.SUBMITTED_FILES, roster={"alice", "bob", "carol"})
+    report = collect("hands_on_dl", archive, root, lesson.spec.submitted_files, roster={"alice", "bob", "carol"})
     assert sorted(report.imported) == list(STUDENTS)
     assert report.unknown_students == ["dave"] and len(report.duplicates) == 1
     assert any("carol" in line for line in report.unreadable) and report.unmatched == ["README.txt"]
@@ -105,7 +105,7 @@ def test_feedback_shows_scores_and_no_internals(graded):
     assert len(pages) == 4
     dave = (config.course_root / "feedback" / "dave" / "hands_on_dl" / "hands_on_dl.html").read_text()
     assert "sqrt_b_cubed" in dave and "23 / 24" in dave
-    hidden = get_lesson(config.course_root, "hands_on_dl").grader.hidden_inputs(5)
+    hidden = get_lesson(config.course_root, "hands_on_dl").spec.hidden_inputs(5)
     for page in pages:
         text = page.read_text()
         assert "Traceback" not in text and "test_hands_on_dl" not in text and "seed" not in text

@@ -87,7 +87,7 @@ def test_feedback_leaks_no_hidden_inputs(config, lesson, tmp_path):
     result = grade_submission(make_submission(lesson, tmp_path, wrong), config, seed=99)
     loop = by_id(result)["gradient_loop"]
     assert loop.outcome == "failed" and loop.score == 0
-    hidden = lesson.grader.hidden_inputs(99)["gradient_loop"]
+    hidden = lesson.spec.hidden_inputs(99)["gradient_loop"]
     text = json.dumps(result.to_json()["exercises"])
     assert not any(f"{v:.4f}"[:6] in text for v in hidden["x"][:5])
 

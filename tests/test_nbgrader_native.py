@@ -339,11 +339,11 @@ def test_collect_writes_what_nbgraders_collect_writes(tmp_path):
         zipped.writestr(zipfile.ZipInfo(f"bob_{LESSON}.ipynb", (1980, 1, 1, 0, 0, 0)), "{}")
     downloaded = datetime(2026, 3, 2, 9, 30).timestamp()
     os.utime(archive, (downloaded, downloaded))
-    collect(LESSON, archive, root, lesson.grader.SUBMITTED_FILES)
+    collect(LESSON, archive, root, lesson.spec.submitted_files)
     stamp = lambda s: parse_utc((root / "submitted" / s / LESSON / "timestamp.txt").read_text())  # noqa: E731
     assert stamp("ada") == datetime.utcfromtimestamp(time.mktime((2026, 3, 1, 8, 0, 0, 0, 0, -1)))
     assert stamp("bob") == datetime.utcfromtimestamp(downloaded)  # the archive's (download) time
     secret = (root / "submitted" / "ada" / LESSON / "submission_secret.txt").read_text()
     assert re.fullmatch(r"[0-9a-f]{128}", secret)  # as nbgrader's submit makes it
-    collect(LESSON, archive, root, lesson.grader.SUBMITTED_FILES)  # collected again: the same secret
+    collect(LESSON, archive, root, lesson.spec.submitted_files)  # collected again: the same secret
     assert (root / "submitted" / "ada" / LESSON / "submission_secret.txt").read_text() == secret

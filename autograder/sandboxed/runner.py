@@ -187,7 +187,7 @@ def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
     """Return a probe's plain data, or why it could not produce any."""
     import torch
 
-    from .probes.common import MissingAnswer, plain
+    from .probes.common import MissingAnswer, json_ready
 
     module = importlib.import_module(f"lessons.{lesson}.probes")  # the lesson's probes.py, mounted alone
     probe = getattr(module, f"probe_{step['exercise']}")
@@ -198,7 +198,7 @@ def run_probe(namespace: dict, lesson: str, step: dict) -> dict:
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # a probe's own draws never depend on what the notebook drew before
-            data = plain(probe(namespace, **step.get("inputs", {})))
+            data = json_ready(probe(namespace, **step.get("inputs", {})))
         return {"status": "ok", "data": data}
     except MissingAnswer as exc:
         return {"status": "missing", "message": str(exc)}

@@ -23,7 +23,10 @@ sys.path.insert(0, str(ROOT / "solutions"))
 
 import digits_from_scratch as reference  # noqa: E402
 
-from lessons import digits_from_scratch as grader  # noqa: E402
+from autograder.config import load_config  # noqa: E402
+from autograder.datasets import MNIST_TEST  # noqa: E402
+from autograder.judge import read_labels  # noqa: E402
+from lessons.digits_from_scratch import spec as grader  # noqa: E402
 
 TRAINING_SEEDS = [0, 1, 2, 3, 4]  # NN_Model initialisations; seed 0's weights are submitted
 GRADIENT_SEEDS = list(range(10))  # hidden-input seeds for the backprop check
@@ -33,7 +36,7 @@ UNDERTRAINED_STEPS = 40  # SGD steps of the mutant file "under-trained"
 
 def held_out_accuracy(path: Path) -> float:
     state = {k: v.double().numpy() for k, v in torch.load(path, weights_only=True).items()}
-    return float(np.mean(grader.predict(state, grader.held_out_images()) == grader.held_out_labels()))
+    return float(np.mean(grader.predict(state, grader.held_out_images()) == read_labels(load_config(ROOT).data_root / MNIST_TEST.labels)))
 
 
 def backprop_errors() -> list[float]:

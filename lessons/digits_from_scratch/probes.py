@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from autograder.sandboxed.probes.common import SUBMISSION_DIR, MissingAnswer, answer, plain
+from autograder.sandboxed.probes.common import SUBMISSION_DIR, MissingAnswer, answer, json_ready
 
 LAYER_NAMES = ("hidden1", "hidden2", "output")
 
@@ -64,7 +64,7 @@ def _summary(value) -> dict:
     if value.dtype.kind not in "biuf":
         return {"kind": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape)}
     return {"kind": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape),
-            "values": plain(value.astype(np.float64).tolist())}
+            "values": json_ready(value.astype(np.float64).tolist())}
 
 
 def _model(ns: dict, layers: list[dict]):
@@ -226,7 +226,7 @@ def probe_train_model(ns: dict, epochs: int, batch_size: int, learning_rate: flo
     def recording_sgd_step(called_model, x, target, rate):
         x, target = np.asarray(x), np.asarray(target)
         batches.append({"model": called_model is model, "rows": int(len(x)), "pixel_sum": float(np.sum(x)),
-                        "target": plain(target.astype(np.float64).tolist()) if target.dtype.kind in "biuf" else None,
+                        "target": json_ready(target.astype(np.float64).tolist()) if target.dtype.kind in "biuf" else None,
                         "learning_rate": float(rate)})
         model.steps += 1
 

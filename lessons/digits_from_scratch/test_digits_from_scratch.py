@@ -2,27 +2,17 @@
 Feedback says what kind of thing was expected, never the expected value or the hidden inputs."""
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
-
 import numpy as np
 
-from autograder.judge import close, exercise, expect
+from autograder.judge import calibration_of, values_close, exercise, expect
 
-from . import LAYER_SIZES, autograd_gradients, held_out_images, held_out_labels, predict, relative_error
+from .spec import LAYER_SIZES, autograd_gradients, held_out_images, predict, relative_error
 
-CALIBRATION = Path(__file__).with_name("calibration.json")
 WEIGHT_SHAPES = [[n_out, n_in] for n_in, n_out in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])]
 BIAS_SHAPES = [[n_out] for n_out in LAYER_SIZES[1:]]
 LAYER_NAMES = ("hidden1", "hidden2", "output")
 LAYER_WORDS = ("first hidden layer", "second hidden layer", "output layer")
 SINGULAR = {"weights": "weight", "biases": "bias"}
-
-
-@cache
-def calibration() -> dict:
-    return json.loads(CALIBRATION.read_text())
 
 
 def _array(summary: dict, what: str, shape: list[int]) -> np.ndarray:
@@ -45,7 +35,7 @@ def _number(summary: dict, what: str) -> float:
 def test_cost_function_sums_squared_errors(student, reference):
     for got, expected in zip(student["costs"], reference["costs"]):
         value = _number(got, "`cost_func`")
-        expect(close(value, expected["values"], rtol=1e-9, atol=1e-12),
+        expect(values_close(value, expected["values"], rtol=1e-9, atol=1e-12),
                "`cost_func` should return the sum, over every output (and every example of a batch), "
                "of the squared differences between prediction and target.")
 
@@ -54,7 +44,7 @@ def test_cost_function_sums_squared_errors(student, reference):
 def test_cost_function_derivative(student, reference):
     for got, expected in zip(student["derivatives"], reference["derivatives"]):
         values = _array(got, "`cost_derivative`", expected["shape"])
-        expect(close(values, expected["values"], rtol=1e-9, atol=1e-12),
+        expect(values_close(values, expected["values"], rtol=1e-9, atol=1e-12),
                "`cost_derivative` should be the derivative of the cost with respect to each prediction, "
                "one entry per output (with the factor the square brings down, and the sign of pred - target).")
 
@@ -65,7 +55,7 @@ def test_get_target_one_digit(student):
         values = _array(student[key], "`get_target` of one digit", [10])
         expect(np.sum(values == 1) == 1 and np.sum(values == 0) == 9,
                "`get_target` of one digit should be ten zeros with a single 1.")
-    expect(close(student["single"]["values"], student["numpy_single"]["values"]),
+    expect(values_close(student["single"]["values"], student["numpy_single"]["values"]),
            "`get_target` should give the same target for a Python int and a numpy integer.")
 
 
@@ -73,7 +63,7 @@ def test_get_target_one_digit(student):
 def test_get_target_places_the_one(student, reference):
     for key in ("single", "batch"):
         values = _array(student[key], "`get_target`", reference[key]["shape"])
-        expect(close(values, reference[key]["values"], rtol=0, atol=1e-12),
+        expect(values_close(values, reference[key]["values"], rtol=0, atol=1e-12),
                "`get_target` should put the 1 at the index equal to the digit (index 0 for the digit 0), "
                "one row per digit when given an array of digits.")
 
@@ -88,7 +78,7 @@ def test_forward_shapes(student):
 def test_forward_values(student, reference):
     for key, what in (("single", "one image"), ("batch", "a batch")):
         values = _array(student[key], f"`forward` of {what}", reference[key]["shape"])
-        expect(close(values, reference[key]["values"], rtol=1e-5, atol=1e-7),
+        expect(values_close(values, reference[key]["values"], rtol=1e-5, atol=1e-7),
                f"`forward` of {what} gives wrong outputs: every layer (including the output layer) should compute "
                "sigmoid(a @ W.T + b) from the previous layer's activations a.")
 
@@ -122,7 +112,7 @@ def test_backprop_returns_numpy_gradients(student):
 @exercise("backprop", weight=4)
 def test_backprop_matches_autograd(student, hidden):
     _hand_written(student)
-    tolerance = calibration()["backprop_relative_tolerance"]
+    tolerance = calibration_of(__file__)["backprop_relative_tolerance"]
     for case, inputs in zip(student["cases"], hidden["cases"]):
         expect(case["kind"] == "pair" and len(case["weights"]) == 3 and len(case["biases"]) == 3,
                "`backprop` should return (weight gradients, bias gradients), one per layer.")
@@ -150,7 +140,7 @@ def test_sgd_step_updates_every_parameter(student, hidden):
         for summary, layer, step, word in zip(student[name], hidden["layers"], hidden["gradients"], LAYER_WORDS):
             want = np.asarray(layer[key]) - rate * np.asarray(step[key])
             got = _array(summary, f"The {SINGULAR[name]} of the {word} after `sgd_step`", list(want.shape))
-            expect(close(got, want, rtol=1e-9, atol=1e-12),
+            expect(values_close(got, want, rtol=1e-9, atol=1e-12),
                    f"After `sgd_step` the {name} of the {word} are wrong: each parameter should move by "
                    "learning_rate times its gradient, against the gradient, in the model itself.")
 
@@ -162,11 +152,11 @@ def test_train_model_batches(student, reference):
     expect(len(got) == len(expected), "`train_model` should call `sgd_step` once per batch and epoch, including a "
                                       "last, shorter batch when the data do not divide evenly.")
     for g, e in zip(got, expected):
-        expect(g["rows"] == e["rows"] and close(g["pixel_sum"], e["pixel_sum"], rtol=1e-9),
+        expect(g["rows"] == e["rows"] and values_close(g["pixel_sum"], e["pixel_sum"], rtol=1e-9),
                "`train_model` should hand `sgd_step` consecutive slices of `batch_size` images, in order.")
-        expect(g["target"] is not None and close(g["target"], e["target"], rtol=0, atol=1e-12),
+        expect(g["target"] is not None and values_close(g["target"], e["target"], rtol=0, atol=1e-12),
                "`train_model` should hand `sgd_step` the one-hot targets (`get_target`) of the batch's labels.")
-        expect(close(g["learning_rate"], e["learning_rate"], rtol=1e-12), "`train_model` should use its `learning_rate`.")
+        expect(values_close(g["learning_rate"], e["learning_rate"], rtol=1e-12), "`train_model` should use its `learning_rate`.")
 
 
 @exercise("train_model", weight=2)
@@ -175,7 +165,7 @@ def test_train_model_costs(student, reference):
     expect(isinstance(costs, list) and len(costs) == len(expected),
            "`train_model` should return a list with one average cost per epoch.")
     expect(all(isinstance(c, float) for c in costs), "The costs `train_model` returns should be numbers.")
-    expect(close(costs, expected, rtol=1e-9, atol=1e-12),
+    expect(values_close(costs, expected, rtol=1e-9, atol=1e-12),
            "The costs `train_model` returns should be the cost over the whole training set after each epoch, "
            "divided by the number of images.")
 
@@ -189,7 +179,7 @@ def test_accuracy_is_a_fraction(student):
 @exercise("accuracy", weight=2)
 def test_accuracy_value(student, reference):
     value = _number(student["value"], "`accuracy`")
-    expect(close(value, reference["value"]["values"], rtol=0, atol=1e-9),
+    expect(values_close(value, reference["value"]["values"], rtol=0, atol=1e-9),
            "`accuracy` should compare the digit with the largest output (per image) with the label, "
            "and return the fraction that agree.")
 
@@ -202,13 +192,13 @@ def _answer(student, name: str, kind: str):
 
 @exercise("questions")
 def test_questions_cost_example(student):
-    expect(close(_answer(student, "cost_example", "number"), 1.25, rtol=1e-9, atol=1e-12),
+    expect(values_close(_answer(student, "cost_example", "number"), 1.25, rtol=1e-9, atol=1e-12),
            "`cost_example` is not the sum of squared differences of the two given lists.")
 
 
 @exercise("questions")
 def test_questions_random_model_accuracy(student):
-    expect(close(_answer(student, "random_model_accuracy", "number"), 0.1, rtol=0, atol=0.01),
+    expect(values_close(_answer(student, "random_model_accuracy", "number"), 0.1, rtol=0, atol=0.01),
            "`random_model_accuracy` is not the accuracy a model that guesses one of the ten digits at random "
            "reaches (as a fraction).")
 
@@ -232,7 +222,7 @@ def test_trained_model_layout(student):
 
 
 @exercise("trained_model", weight=3)
-def test_trained_model_accuracy(student):
+def test_trained_model_accuracy(student, held_out_labels):
     expect(student["kind"] == "dict", "`digits_model.pth` should hold a state_dict (save it with `save_model`).")
     layers = {k: np.asarray(v["values"], dtype=np.float64) for k, v in student["layers"].items() if v["shape"]}
     wanted = [f"{n}.{kind}" for n in LAYER_NAMES for kind in ("weight", "bias")]
@@ -242,7 +232,7 @@ def test_trained_model_accuracy(student):
     except ValueError:
         predictions = None
     expect(predictions is not None, "The weights in `digits_model.pth` do not fit the 784-16-16-10 model.")
-    score = float(np.mean(predictions == held_out_labels()))
-    threshold = calibration()["accuracy_threshold"]
+    score = float(np.mean(predictions == held_out_labels))
+    threshold = calibration_of(__file__)["accuracy_threshold"]
     expect(score >= threshold, f"Your model's accuracy on held-out test images is {score:.2%}; it needs at least "
                                f"{threshold:.0%}. Train it for more epochs, then save it again.")

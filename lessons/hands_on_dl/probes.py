@@ -1,7 +1,7 @@
 """Probes for the hands_on_dl lesson (tensors, autograd, training loops, DNNs, image classifiers)."""
 from __future__ import annotations
 
-from autograder.sandboxed.probes.common import answer, load_linear_layers, own_parameters, plain, predict_with_submitted_weights, tensor, tensor_summary
+from autograder.sandboxed.probes.common import answer, load_linear_layers, own_parameters, json_ready, predict_with_submitted_weights, tensor, tensor_summary
 
 
 def probe_identity_tensor(ns: dict) -> dict:
@@ -214,7 +214,7 @@ def probe_deep_minimal_width(ns: dict) -> dict:
     training = _stated_training(ns, "w_2_training")
     if not isinstance(value, (list, tuple)):
         return {"kind": type(value).__name__, "training": training}
-    return {"kind": "list", "profile": plain([v if isinstance(v, (int, float)) or v is None else repr(v) for v in value]),
+    return {"kind": "list", "profile": json_ready([v if isinstance(v, (int, float)) or v is None else repr(v) for v in value]),
             "training": training}
 
 

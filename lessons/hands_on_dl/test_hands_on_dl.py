@@ -2,21 +2,12 @@
 Feedback says what kind of thing was expected, never the expected value or the hidden inputs."""
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-from autograder.judge import accuracy, as_int, close, exercise, expect, expect_tensor, is_number, remembered
+from autograder.judge import accuracy, as_int, calibration_of, values_close, exercise, expect, expect_tensor, is_number, remember_on_disk
 
-CALIBRATION = Path(__file__).with_name("calibration.json")
-ACCURACY_THRESHOLDS = {"fashion_accuracy": 0.85, "mnist_accuracy": 0.97}
-
-
-@cache
-def calibration() -> dict:
-    return json.loads(CALIBRATION.read_text())
 
 
 @exercise("identity_tensor")
@@ -27,7 +18,7 @@ def test_identity_tensor_is_float_3x3(student):
 @exercise("identity_tensor")
 def test_identity_tensor_values(student):
     values = expect_tensor(student, "`I_tensor`", shape=[3, 3])
-    expect(close(values, np.eye(3), rtol=0, atol=1e-6), "`I_tensor` is not an identity matrix.")
+    expect(values_close(values, np.eye(3), rtol=0, atol=1e-6), "`I_tensor` is not an identity matrix.")
 
 
 @exercise("tensor_shape")
@@ -44,14 +35,14 @@ def test_tensor_shape_read_from_tensor(student):
 @exercise("sqrt_b_cubed")
 def test_sqrt_b_cubed_values(student, reference):
     values = expect_tensor(student, "`B_sqrt_cubed`", shape=reference["shape"], floating=True)
-    expect(close(values, reference["values"], rtol=1e-5), "`B_sqrt_cubed` does not hold the square root of B^3.")
+    expect(values_close(values, reference["values"], rtol=1e-5), "`B_sqrt_cubed` does not hold the square root of B^3.")
 
 
 @exercise("gradients_for_p")
 def test_gradients_for_p_keys(student, reference):
     expect(student["kind"] == "dict", "`p_gradients` should be a dict mapping each p to its gradient.")
     wanted = sorted(p for p, _ in reference["gradients"])
-    expect(close(sorted(p for p, _ in student["gradients"]), wanted, atol=1e-9),
+    expect(values_close(sorted(p for p, _ in student["gradients"]), wanted, atol=1e-9),
            "`p_gradients` should have exactly the keys 0.75, 0.5, 0.25 and 0.2.")
 
 
@@ -70,7 +61,7 @@ def test_gradients_for_p_values(student, reference):
 def test_gradient_loop_trajectory(student, reference):
     finals, expected = student["p_after_runs"], reference["p_after_runs"]
     expect(all(is_number(v) for v in finals), "After `train_f` runs, the global `p` should hold a one-element tensor.")
-    expect(close(finals[:4], expected[:4], rtol=1e-4, atol=1e-6),
+    expect(values_close(finals[:4], expected[:4], rtol=1e-4, atol=1e-6),
            "The values of `p` after 1, 3, 10 and 50 iterations do not follow gradient descent from the value "
            "drawn by torch.rand (check the initialisation, the loss, the update and the zeroing of p.grad).")
 
@@ -78,14 +69,14 @@ def test_gradient_loop_trajectory(student, reference):
 @exercise("gradient_loop")
 def test_gradient_loop_default_learning_rate(student, reference):
     value, expected = student["p_after_runs"][4], reference["p_after_runs"][4]
-    expect(is_number(value) and close(value, expected, rtol=1e-4, atol=1e-6),
+    expect(is_number(value) and values_close(value, expected, rtol=1e-4, atol=1e-6),
            "`train_f` with its default learning rate does not follow gradient descent.")
 
 
 def _forward_right(got: list, expected: list) -> bool:
     """Return True when every probed deep_forward output has the reference's shape and values."""
     return len(got) == len(expected) and all(
-        g["shape"] == e["shape"] and close(g["values"], e["values"], rtol=1e-4, atol=1e-5) for g, e in zip(got, expected))
+        g["shape"] == e["shape"] and values_close(g["values"], e["values"], rtol=1e-4, atol=1e-5) for g, e in zip(got, expected))
 
 
 @exercise("deep_forward")
@@ -104,7 +95,7 @@ def test_deep_forward_without_output_activation(student, reference):
     for got, expected in zip(student["outputs"][:2], reference["outputs"][:2]):
         expect(got["shape"] == expected["shape"], "The output of `forward` has the wrong shape "
                                                   "(for a single input vector or for a batch).")
-        expect(close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
+        expect(values_close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
                "`forward` gives wrong outputs: pass the input through every layer in `self.layers`, "
                "then `self.output_layer`.")
 
@@ -112,7 +103,7 @@ def test_deep_forward_without_output_activation(student, reference):
 @exercise("deep_forward", weight=2)
 def test_deep_forward_with_output_activation(student, reference):
     for got, expected in zip(student["outputs"][2:], reference["outputs"][2:]):
-        expect(got["shape"] == expected["shape"] and close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
+        expect(got["shape"] == expected["shape"] and values_close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
                "With an output activation, `forward` must apply `self.output_activation` to the output layer's result.")
 
 
@@ -138,7 +129,7 @@ def twin_outputs_feedback(student, hidden, grading) -> str:
     outputs are computed here, so they hold whatever the student's DeepNeuralNet does, and a forger needs the
     right answer. A twin that does not take the known tower is judged with the judge's own ReLU tower, and
     only when the student's DeepNeuralNet is right; nothing the probe computes is taken as the expectation."""
-    from . import _known_tower, _relu_net
+    from .spec import _known_tower, _relu_net
 
     rows, equal_rows = np.asarray(hidden["inputs"]), np.asarray([hidden["equal_row"]] * 2)
     if student.get("known_tower_used") is True:
@@ -154,7 +145,7 @@ def twin_outputs_feedback(student, hidden, grading) -> str:
     got = [student.get("outputs"), student.get("equal_row_outputs")]
     if got[0] is None or got[1] is None:
         return "`TwinDeepNeuralNet` should be built from a single DeepNeuralNet."
-    if not all(close(g, w, rtol=1e-5, atol=1e-5) for g, w in zip(got, wanted)):
+    if not all(values_close(g, w, rtol=1e-5, atol=1e-5) for g, w in zip(got, wanted)):
         return ("The output should be one tower, shared by both rows, applied to row 0 (query) and to row 1 "
                 "(value), in that order.")
     return ""
@@ -201,14 +192,14 @@ def test_twin_tower_shares_weights(student, hidden, grading):
 
 
 def _default_training() -> dict:
-    protocol = calibration()["protocol"]
+    protocol = calibration_of(__file__)["protocol"]
     return {"lr": protocol["lr"], "epochs": protocol["epochs"]}
 
 
 def stated_training(summary: dict | None, name: str) -> dict:
     """Return {"lr", "epochs"} as the student states them in `name` (the default where it says nothing),
     after checking the keys, types and bounds the notebook gives."""
-    from . import EPOCH_BOUNDS, LR_BOUNDS  # the notebook states them: 1e-5 <= lr <= 1, 1 <= epochs <= 2000
+    from .spec import EPOCH_BOUNDS, LR_BOUNDS  # the notebook states them: 1e-5 <= lr <= 1, 1 <= epochs <= 2000
 
     training = _default_training()
     if not isinstance(summary, dict) or not summary.get("given"):
@@ -236,14 +227,14 @@ def describe_training(training: dict, name: str) -> str:
 @cache
 def learned_on(profile: tuple[int, ...], lr: float, epochs: int) -> tuple[int, int]:
     """Return (judge seeds on which `profile` trained with lr and epochs reaches the loss threshold, judge seeds).
-    Deterministic, so remembered on disk per (profile, training): each distinct claim in a class is trained once."""
+    Deterministic, so remember_on_disk on disk per (profile, training): each distinct claim in a class is trained once."""
     import torch
 
     from autograder.replicas import train_replicas
 
-    from . import boolean_function
+    from .spec import boolean_function
 
-    settings = calibration()
+    settings = calibration_of(__file__)
     seeds, threshold = settings["judge_seeds"], settings["protocol"]["loss_threshold"]
 
     def train() -> list[float]:
@@ -256,7 +247,7 @@ def learned_on(profile: tuple[int, ...], lr: float, epochs: int) -> tuple[int, i
         return [float(v) for v in losses.tolist()]
 
     key = f"{list(profile)} lr={lr!r} epochs={epochs} seeds={seeds} threshold={threshold} torch={torch.__version__}"
-    losses = remembered("hands_on_dl.claims", key, train)
+    losses = remember_on_disk("hands_on_dl.claims", key, train)
     return sum(loss <= threshold for loss in losses), len(losses)  # a NaN loss never counts as learned
 
 
@@ -272,7 +263,7 @@ def learns_feedback(profile: tuple[int, ...], training: dict, what: str, name: s
 
 def claimed_width(student) -> int:
     """Return the claimed w_1 after checking it is a whole number the judge will train."""
-    from . import MAX_NEURONS
+    from .spec import MAX_NEURONS
 
     width = as_int(student.get("value"))
     expect(width is not None and width >= 1, "`w_1` should be a whole, positive number of neurons.")
@@ -282,7 +273,7 @@ def claimed_width(student) -> int:
 
 def claimed_profile(student) -> tuple[int, ...]:
     """Return the claimed deep profile after checking it is one the judge will train."""
-    from . import MAX_DEEP_NEURONS, MAX_LAYERS
+    from .spec import MAX_DEEP_NEURONS, MAX_LAYERS
 
     profile = student.get("profile")
     widths = [as_int(w) for w in profile] if isinstance(profile, list) else []
@@ -319,7 +310,7 @@ def test_minimal_width_learns_f(student):
 def test_minimal_width_is_small(student):
     width = claimed_width(student)
     stated_training(student.get("training"), "w_1_training")
-    expect(width <= calibration()["w1_least"],
+    expect(width <= calibration_of(__file__)["w1_least"],
            f"w_1 = {width} is not the least width that learns f: narrower networks learn f, even with the default "
            "training. Look for fewer neurons (a longer training or another learning rate can help).")
     expect(not minimal_width_learns(student), NEEDS_LEARNING)
@@ -335,26 +326,23 @@ def test_deep_minimal_width_learns_f(student):
 def test_deep_minimal_width_is_small(student):
     profile = claimed_profile(student)
     stated_training(student.get("training"), "w_2_training")
-    expect(sum(profile) < calibration()["w1_least"],
+    expect(sum(profile) < calibration_of(__file__)["w1_least"],
            f"`hidden_layer_profile_2` uses {sum(profile)} neurons in total: a deep network should learn f with fewer "
            "neurons than the least one-layer network that learns f with the default training.")
     expect(not deep_profile_learns(student), NEEDS_LEARNING)
 
 
-def _judge_accuracy(name: str, student) -> None:
-    from . import held_out_labels
-
-    score = accuracy(student["predictions"], held_out_labels(name))
-    threshold = ACCURACY_THRESHOLDS[name]
+def _judge_accuracy(student, labels, threshold: float) -> None:
+    score = accuracy(student["predictions"], labels)
     expect(score >= threshold, f"Your network's test accuracy is {score:.2%}; it needs at least {threshold:.0%}. "
                                "Train longer or change the architecture, then save the weights again.")
 
 
 @exercise("fashion_accuracy")
-def test_fashion_accuracy_reaches_threshold(student):
-    _judge_accuracy("fashion_accuracy", student)
+def test_fashion_accuracy_reaches_threshold(student, held_out_labels, threshold):
+    _judge_accuracy(student, held_out_labels, threshold)
 
 
 @exercise("mnist_accuracy")
-def test_mnist_accuracy_reaches_threshold(student):
-    _judge_accuracy("mnist_accuracy", student)
+def test_mnist_accuracy_reaches_threshold(student, held_out_labels, threshold):
+    _judge_accuracy(student, held_out_labels, threshold)

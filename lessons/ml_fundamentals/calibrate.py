@@ -63,7 +63,7 @@ def grader():
     import sys
 
     sys.path.insert(0, str(ROOT))
-    import lessons.ml_fundamentals as module
+    import lessons.ml_fundamentals.spec as module
 
     return module
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.judge import accuracy, close, exercise, expect, is_number
-from .probes import seeded_parameter
+from autograder.judge import accuracy, calibration_of, values_close, exercise, expect, is_number
 
-from . import SELECTION, TRUTH_KEY, calibration, held_out_labels, selection_tolerances, sound_picks
+from .probes import seeded_parameter
+from .spec import SELECTION, TRUTH_KEY, selection_tolerances, sound_picks
 
 
 def _values(summary: dict, what: str, shape: list[int]) -> np.ndarray:
@@ -27,10 +27,10 @@ def test_poly_losses_shape(student, hidden):
 def test_poly_losses_values(student, reference, hidden):
     got = _values(student, "The result of `train_test_losses`", [len(hidden["degrees"]), 2])
     expected = np.asarray(reference["values"], dtype=np.float64).reshape(got.shape)
-    expect(close(got[:, 0], expected[:, 0], rtol=1e-4, atol=1e-9),
+    expect(values_close(got[:, 0], expected[:, 0], rtol=1e-4, atol=1e-9),
            "The first column should be the training loss: the mean squared error of each degree's least-squares "
            "fit on the training data it was fitted to.")
-    expect(close(got[:, 1], expected[:, 1], rtol=1e-4, atol=1e-9),
+    expect(values_close(got[:, 1], expected[:, 1], rtol=1e-4, atol=1e-9),
            "The second column should be the test loss: the mean squared error of the same fit on the test data.")
 
 
@@ -107,7 +107,7 @@ def test_gd_trajectory_shape(student, hidden):
 def test_gd_trajectory_values(student, reference, hidden):
     for summary, expected, case in zip(student["trajectories"], reference["trajectories"], hidden["cases"]):
         got = _values(summary, "The result of `gradient_descent`", [case["epochs"] + 1, 2])
-        expect(close(got, np.reshape(expected["values"], got.shape), rtol=1e-9, atol=1e-12),
+        expect(values_close(got, np.reshape(expected["values"], got.shape), rtol=1e-9, atol=1e-12),
                "`gradient_descent` does not follow theta <- theta - eta * grad E(theta) from the start "
                "(row 0 is the start) for every learning rate, converging or not.")
 
@@ -124,14 +124,14 @@ def test_lr_bound_matches_the_analytic_bound(student, reference):
                for b in student["bounds"]), "`learning_rate_bound` should return one finite number.")
     got = [b["values"][0] for b in student["bounds"]]
     expected = [b["values"][0] for b in reference["bounds"]]
-    expect(close(got, expected, rtol=1e-6, atol=0),
+    expect(values_close(got, expected, rtol=1e-6, atol=0),
            "`learning_rate_bound(a, b)` is not the largest learning rate below which gradient descent on "
            "a*theta_0^2 + b*theta_1^2 converges from every start (work out the update of each coordinate).")
 
 
-def _judge_accuracy(name: str, student) -> None:
-    score = accuracy(student["predictions"], held_out_labels())
-    threshold = calibration()["networks"]["nets"][name]["threshold"]
+def _judge_accuracy(name: str, student, labels) -> None:
+    score = accuracy(student["predictions"], labels)
+    threshold = calibration_of(__file__)["networks"]["nets"][name]["threshold"]
     expect(score >= threshold, f"Your network's test accuracy is {score:.2%}; it needs at least {threshold:.1%}. "
                                "Train it (longer), then save its weights again.")
 
@@ -194,7 +194,7 @@ def _judge_structure(exercise_id: str, student, hidden) -> None:
     expect(out.get("kind") == "tensor" and out["shape"] == [len(hidden["probe_images"]), 10] and out["values"],
            f"{DESCRIPTIONS[exercise_id]}: it should map a batch of 1x28x28 images to 10 class probabilities each.")
     expected = expected_output(exercise_id, hidden["weight_seed"], hidden["probe_images"])
-    expect(close(out["values"], expected, rtol=1e-3, atol=1e-5),
+    expect(values_close(out["values"], expected, rtol=1e-3, atol=1e-5),
            f"{DESCRIPTIONS[exercise_id]} (tested with parameters set by the grader: its outputs are not that "
            "network's; each image's 10 outputs should be probabilities summing to 1).")
 
@@ -205,8 +205,8 @@ def test_linear_net_structure(student, hidden):
 
 
 @exercise("linear_accuracy", weight=2)
-def test_linear_accuracy_reaches_threshold(student):
-    _judge_accuracy("linear_accuracy", student)
+def test_linear_accuracy_reaches_threshold(student, held_out_labels):
+    _judge_accuracy("linear_accuracy", student, held_out_labels)
 
 
 @exercise("dnn_accuracy")
@@ -215,8 +215,8 @@ def test_dnn_net_structure(student, hidden):
 
 
 @exercise("dnn_accuracy", weight=2)
-def test_dnn_accuracy_reaches_threshold(student):
-    _judge_accuracy("dnn_accuracy", student)
+def test_dnn_accuracy_reaches_threshold(student, held_out_labels):
+    _judge_accuracy("dnn_accuracy", student, held_out_labels)
 
 
 @exercise("cnn_accuracy")
@@ -225,5 +225,5 @@ def test_cnn_net_structure(student, hidden):
 
 
 @exercise("cnn_accuracy", weight=2)
-def test_cnn_accuracy_reaches_threshold(student):
-    _judge_accuracy("cnn_accuracy", student)
+def test_cnn_accuracy_reaches_threshold(student, held_out_labels):
+    _judge_accuracy("cnn_accuracy", student, held_out_labels)

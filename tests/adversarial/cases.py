@@ -205,7 +205,8 @@ _attempt('listing', lambda: __import__('os').listdir('@ROOT@/solutions'))
 """, SHAPES)),
     Case("read_grader_files", "escape", "sqrt_b_cubed", "passed", answer=contained("""
 _attempt('grader', lambda: open('@ROOT@/lessons/hands_on_dl/test_hands_on_dl.py').read())
-_attempt('hidden inputs', lambda: open('@ROOT@/lessons/hands_on_dl/__init__.py').read())
+_attempt('hidden inputs', lambda: open('@ROOT@/lessons/hands_on_dl/spec.py').read())
+_attempt('mounted spec', lambda: open('/opt/autograder/lessons/hands_on_dl/spec.py').read())
 _attempt('import graders', lambda: __import__('lessons.hands_on_dl.test_hands_on_dl'))
 _attempt('calibration', lambda: open('@ROOT@/lessons/hands_on_dl/calibration.json').read())
 """, SQRT)),

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lessons.hands_on_dl import hidden_inputs
+from lessons.hands_on_dl.spec import hidden_inputs
 from tests.conftest import ROOT
 from tests.adversarial.cases import CASES, MALFORMED, NOTEBOOKS, make_malformed
 

@@ -76,7 +76,7 @@ def bomb(tmp_path_factory):
 
 def test_unmatched_members_are_never_unpacked_and_a_matched_bomb_is_refused(bomb, course, unpacked):
     lesson = get_lesson(course, "hands_on_dl")
-    report = collect("hands_on_dl", bomb, course, lesson.grader.SUBMITTED_FILES)
+    report = collect("hands_on_dl", bomb, course, lesson.spec.submitted_files)
     size = lesson.release_notebook.stat().st_size
     assert unpacked == {"alice_hands_on_dl.ipynb": size, "bob_fashion_model.pth": 0, "bob_hands_on_dl.ipynb": size}
     assert report.unmatched == [f"alice_lecture_{n}.mp4" for n in range(3)] + [HOSTILE_NAME]

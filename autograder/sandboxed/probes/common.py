@@ -28,7 +28,7 @@ def answer(ns: dict, name: str):
     return value
 
 
-def plain(value, depth: int = 0):
+def json_ready(value, depth: int = 0):
     """Return `value` as JSON-able data (tensors and arrays become lists); refuse anything else."""
     if depth > 20:
         raise TypeError("answer is nested too deeply")
@@ -37,9 +37,9 @@ def plain(value, depth: int = 0):
     if type(value) is float:
         return value if math.isfinite(value) else repr(value)
     if type(value) in (list, tuple):
-        return [plain(v, depth + 1) for v in value]
+        return [json_ready(v, depth + 1) for v in value]
     if type(value) is dict:
-        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+        return {str(k): json_ready(v, depth + 1) for k, v in value.items()}
     raise TypeError(f"probe returned {type(value).__name__}, which is not plain data")
 
 
