@@ -67,12 +67,6 @@ def accuracy(predictions: Sequence[int], labels: np.ndarray) -> float:
 
 
 @cache
-def calibration_of(module_file: str) -> dict:
-    """Return the calibration of the lesson a module belongs to: lessons/<lesson>/calibration.json beside it."""
-    return json.loads((Path(module_file).parent / "calibration.json").read_text())
-
-
-@cache
 def read_labels(path: Path) -> np.ndarray:
     """Return held-out labels from an IDX file (trusted side only: labels are never mounted)."""
     from .datasets import read_idx
@@ -171,3 +165,33 @@ def forward_described(structure: list[dict], seed: int, inputs) -> np.ndarray:
         else:
             raise ValueError(f"cannot recompute a {kind} operation")
     return x
+
+
+def expect_results_like(student: dict, reference: dict, what: str, rtol: float = 1e-5, atol: float = 1e-8) -> None:
+    """Fail unless every result of a call_probe agrees with the reference's on the same hidden case (numbers
+    and arrays alike); the feedback names the function, never a value."""
+    expect(len(student["results"]) == len(reference["results"]), f"{what} did not return a result for every call.")
+    for got, expected in zip(student["results"], reference["results"]):
+        values = expect_array(got, f"The result of {what}", expected["shape"])
+        expect(values_close(values, np.asarray(expected["values"], dtype=np.float64).reshape(expected["shape"]),
+                            rtol=rtol, atol=atol), f"{what} gives a wrong result on some of the grader's inputs.")
+
+
+def expect_module_outputs(student: dict, hidden: dict, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """Fail unless a module_probe's output is what the module's own reported operations compute with the
+    grader's weights (the judge recomputes it from the structure, so a forged output earns nothing)."""
+    try:
+        expected = forward_described(student["structure"], hidden["weight_seed"], hidden["inputs"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        expect(False, f"{what} uses an operation the grader cannot check; build it from nn.Linear, "
+                      "nn.Flatten and the usual activations.")
+    values = expect_tensor(student["output"], f"The output of {what}", shape=list(expected.shape))
+    expect(values_close(values, expected, rtol=rtol, atol=atol),
+           f"{what} does not compute what its layers compute, in order (tested with weights set by the grader).")
+
+
+def expect_accuracy(student: dict, labels: np.ndarray, threshold: float, what: str) -> None:
+    """Fail unless a weights_probe's predictions reach `threshold` accuracy on the held-out labels."""
+    score = accuracy(student.get("predictions"), labels)
+    expect(score >= threshold, f"{what} reaches {score:.2%} accuracy on held-out test images; it needs at least "
+                               f"{threshold:.0%}. Train it (longer), then save its weights again.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.judge import calibration_of, values_close, exercise, expect
+from autograder.calibration import calibration_of
+from autograder.judge import values_close, exercise, expect
 
 from .spec import LAYER_SIZES, autograd_gradients, held_out_images, predict, relative_error
 

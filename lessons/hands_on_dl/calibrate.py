@@ -19,13 +19,12 @@ OMP_NUM_THREADS=1.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import time
 from pathlib import Path
 
 import torch
 
+from autograder.calibration import calibration_json
 from autograder.replicas import learns, lesson_data, train_replicas, train_width_grid
 
 Data = tuple[torch.Tensor, torch.Tensor]
@@ -98,12 +97,6 @@ def reference_deep_profile(below: int, data: Data) -> tuple[dict, list[dict]]:
     raise SystemExit(f"no deep candidate with fewer than {below} neurons learns f")
 
 
-def to_json(result: dict) -> str:
-    """Return `result` as indented JSON with every list of numbers on one line."""
-    text = json.dumps(result, indent=1)
-    return re.sub(r"\[\s+([^][{}]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="training seeds for the one-layer least width")
@@ -138,7 +131,7 @@ def main() -> None:
         "torch": torch.__version__,
         "wall_time_s": round(time.perf_counter() - began, 1),
     }
-    args.out.write_text(to_json(result))
+    args.out.write_text(calibration_json(result))
     print(f"wrote {args.out} in {result['wall_time_s']} s")
 
 

@@ -1,7 +1,8 @@
 """Probes for the hands_on_dl lesson (tensors, autograd, training loops, DNNs, image classifiers)."""
 from __future__ import annotations
 
-from autograder.sandboxed.probes.common import answer, load_linear_layers, own_parameters, json_ready, predict_with_submitted_weights, tensor, tensor_summary
+from autograder.sandboxed.probes.common import answer, json_ready, load_linear_layers, own_parameters, tensor, tensor_summary
+from autograder.sandboxed.probes.ready_made import weights_probe
 
 
 def probe_identity_tensor(ns: dict) -> dict:
@@ -218,11 +219,5 @@ def probe_deep_minimal_width(ns: dict) -> dict:
             "training": training}
 
 
-def probe_fashion_accuracy(ns: dict, images: str) -> dict:
-    """Return predictions of `best_net` with `fashion_model.pth` on the held-out images (no labels here)."""
-    return predict_with_submitted_weights(ns, "best_net", "fashion_model.pth", images)
-
-
-def probe_mnist_accuracy(ns: dict, images: str) -> dict:
-    """Return predictions of `mnist_net` with `mnist_model.pth` on the held-out images (no labels here)."""
-    return predict_with_submitted_weights(ns, "mnist_net", "mnist_model.pth", images)
+probe_fashion_accuracy = weights_probe("best_net", "fashion_model.pth")
+probe_mnist_accuracy = weights_probe("mnist_net", "mnist_model.pth")

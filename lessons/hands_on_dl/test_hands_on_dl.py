@@ -6,7 +6,8 @@ from functools import cache
 
 import numpy as np
 
-from autograder.judge import accuracy, as_int, calibration_of, values_close, exercise, expect, expect_tensor, is_number, remember_on_disk
+from autograder.calibration import calibration_of
+from autograder.judge import accuracy, as_int, values_close, exercise, expect, expect_tensor, is_number, remember_on_disk
 
 
 

@@ -30,12 +30,13 @@ import functools
 import importlib.util
 import json
 import math
-import re
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from autograder.calibration import calibration_json
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -305,12 +306,6 @@ def calibrate_networks(seeds: int) -> dict:
     return result
 
 
-def to_json(result: dict) -> str:
-    """Return `result` as indented JSON with every list of numbers on one line."""
-    text = json.dumps(result, indent=1)
-    return re.sub(r"\[\s+([^][{}]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=("selection", "networks"))
@@ -327,7 +322,7 @@ def main() -> None:
     result[args.part] = {**part, "wall_time_s": round(time.perf_counter() - began, 1), "torch": torch.__version__,
                          "numpy": np.__version__}
     result["generated_by"] = "lessons/ml_fundamentals/calibrate.py"
-    OUT.write_text(to_json(dict(sorted(result.items()))))
+    OUT.write_text(calibration_json(dict(sorted(result.items()))))
     print(f"wrote {args.part} to {OUT} in {time.perf_counter() - began:.0f} s")
 
 

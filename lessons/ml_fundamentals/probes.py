@@ -3,19 +3,8 @@ from __future__ import annotations
 
 import math
 
-from autograder.sandboxed.probes.common import answer, module_leaves, predict_images_with_submitted_weights, tensor_summary
-
-
-def _array(value) -> dict:
-    """Return a numeric answer as {"shape", "values"} (floats; non-finite ones as strings), or its kind."""
-    import numpy as np
-
-    try:
-        array = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return {"kind": type(value).__name__}
-    values = [v if np.isfinite(v) else repr(float(v)) for v in array.reshape(-1).tolist()]
-    return {"kind": "array", "shape": list(array.shape), "values": values}
+from autograder.sandboxed.probes.common import (answer, module_leaves, numeric_summary, predict_with_submitted_weights,
+                                               tensor_summary)
 
 
 def _whole(value):
@@ -35,7 +24,7 @@ def probe_poly_losses(ns: dict, tr_X: list, tr_Y: list, te_X: list, te_Y: list, 
 
     losses = answer(ns, "train_test_losses")(np.array(tr_X), np.array(tr_Y), np.array(te_X), np.array(te_Y),
                                              list(degrees))
-    return _array(losses)
+    return numeric_summary(losses)
 
 
 def probe_select_degree(ns: dict, datasets: list[dict]) -> dict:
@@ -51,13 +40,13 @@ def probe_gd_trajectory(ns: dict, cases: list[dict]) -> dict:
     import numpy as np
 
     descend = answer(ns, "gradient_descent")
-    return {"trajectories": [_array(descend(np.array(c["theta0"]), c["eta"], c["epochs"])) for c in cases]}
+    return {"trajectories": [numeric_summary(descend(np.array(c["theta0"]), c["eta"], c["epochs"])) for c in cases]}
 
 
 def probe_lr_bound(ns: dict, pairs: list) -> dict:
     """Return `learning_rate_bound(a, b)` for each hidden pair of curvatures."""
     bound = answer(ns, "learning_rate_bound")
-    return {"bounds": [_array(bound(a, b)) for a, b in pairs]}
+    return {"bounds": [numeric_summary(bound(a, b)) for a, b in pairs]}
 
 
 def seeded_parameter(seed: int, index: int, shape: tuple[int, ...]):
@@ -95,7 +84,7 @@ def _seeded_output(net, weight_seed: int, images: list) -> dict:
 def _net_probe(ns: dict, name: str, weights_file: str, images: str, probe_images: list, weight_seed: int) -> dict:
     """Return the predictions of `name` with the submitted weights on the held-out images (no labels here), and
     its outputs on a few hidden random images with parameters set by the grader (the judge recomputes them)."""
-    result = predict_images_with_submitted_weights(ns, name, weights_file, images)
+    result = predict_with_submitted_weights(ns, name, weights_file, images, (1, 28, 28))
     try:
         result["seeded"] = {"output": _seeded_output(answer(ns, name), weight_seed, probe_images)}
     except Exception as exc:  # judged by the exercise's structure test; the predictions above still count

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.datasets import MNIST_TEST, MNIST_TRAIN_FILES
-from autograder.judge import calibration_of
+from autograder.calibration import calibration_of
 from autograder.spec import LessonSpec
 
 NETWORKS = {"linear_accuracy": "mnist_linear.pth", "dnn_accuracy": "mnist_dnn.pth", "cnn_accuracy": "mnist_cnn.pth"}

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.judge import accuracy, calibration_of, values_close, exercise, expect, is_number
+from autograder.calibration import calibration_of
+from autograder.judge import accuracy, exercise, expect, expect_array, is_number, values_close
 
 from .probes import seeded_parameter
 from .spec import SELECTION, TRUTH_KEY, selection_tolerances, sound_picks
 
 
-def _values(summary: dict, what: str, shape: list[int]) -> np.ndarray:
-    expect(summary.get("kind") == "array", f"{what} should be a numpy array (or nested list) of numbers.")
-    expect(summary["shape"] == shape, f"{what} has shape {summary['shape']}; check its size in every dimension.")
-    expect(all(is_number(v) for v in summary["values"]), f"{what} contains values that are not finite numbers.")
-    return np.asarray(summary["values"], dtype=np.float64).reshape(shape)
-
-
 @exercise("poly_losses")
 def test_poly_losses_shape(student, hidden):
-    _values(student, "The result of `train_test_losses`", [len(hidden["degrees"]), 2])
+    expect_array(student, "The result of `train_test_losses`", [len(hidden["degrees"]), 2])
 
 
 @exercise("poly_losses", weight=2)
-def test_poly_losses_values(student, reference, hidden):
-    got = _values(student, "The result of `train_test_losses`", [len(hidden["degrees"]), 2])
+def test_poly_lossesexpect_array(student, reference, hidden):
+    got = expect_array(student, "The result of `train_test_losses`", [len(hidden["degrees"]), 2])
     expected = np.asarray(reference["values"], dtype=np.float64).reshape(got.shape)
     expect(values_close(got[:, 0], expected[:, 0], rtol=1e-4, atol=1e-9),
            "The first column should be the training loss: the mean squared error of each degree's least-squares "
@@ -100,13 +94,13 @@ def test_select_degree_does_not_overfit_few_points(student, hidden, grading):
 @exercise("gd_trajectory")
 def test_gd_trajectory_shape(student, hidden):
     for summary, case in zip(student["trajectories"], hidden["cases"]):
-        _values(summary, "The result of `gradient_descent`", [case["epochs"] + 1, 2])
+        expect_array(summary, "The result of `gradient_descent`", [case["epochs"] + 1, 2])
 
 
 @exercise("gd_trajectory", weight=2)
-def test_gd_trajectory_values(student, reference, hidden):
+def test_gd_trajectoryexpect_array(student, reference, hidden):
     for summary, expected, case in zip(student["trajectories"], reference["trajectories"], hidden["cases"]):
-        got = _values(summary, "The result of `gradient_descent`", [case["epochs"] + 1, 2])
+        got = expect_array(summary, "The result of `gradient_descent`", [case["epochs"] + 1, 2])
         expect(values_close(got, np.reshape(expected["values"], got.shape), rtol=1e-9, atol=1e-12),
                "`gradient_descent` does not follow theta <- theta - eta * grad E(theta) from the start "
                "(row 0 is the start) for every learning rate, converging or not.")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from autograder.sandboxed.probes.common import (MissingAnswer, answer, call_quietly, choice_answers, module_leaves, numeric_summary,
-                     predict_images_with_submitted_weights, seeded_linear_parameters, tensor, tensor_summary)
+                     predict_with_submitted_weights, seeded_linear_parameters, tensor, tensor_summary)
 
 MLP_SHAPES = [[512, 784], [512, 512], [10, 512]]  # [out, in] of linear1, linear2, linear3
 XOR_KEYS = ["and_single_layer", "xor_single_layer", "why", "hidden_layer_xor", "linear_hidden_layer_xor"]
@@ -193,7 +193,7 @@ def probe_mlp_accuracy(ns: dict, images: str, probe_images: list, weight_seed: i
     its linear layers, and its outputs on a few hidden random images with weights drawn from `weight_seed`."""
     import torch
 
-    result = predict_images_with_submitted_weights(ns, "mlp", "mnist_mlp.pth", images)
+    result = predict_with_submitted_weights(ns, "mlp", "mnist_mlp.pth", images, (1, 28, 28))
     net = answer(ns, "mlp")
     result["linear_shapes"] = [list(m.weight.shape) for m in net.modules() if isinstance(m, torch.nn.Linear)]
     try:

@@ -103,27 +103,10 @@ def read_idx_images(path: str):
     return torch.frombuffer(data, dtype=torch.uint8).reshape(count, rows * cols).float() / 255.0
 
 
-def predict_with_submitted_weights(ns: dict, net_name: str, weights_file: str, images: str) -> dict:
-    """Return the class predictions of the student's net, loaded from their weights file, on `images`."""
-    import torch
-
-    net = answer(ns, net_name)
-    path = os.path.join(SUBMISSION_DIR, weights_file)
-    if not os.path.isfile(path):
-        raise MissingAnswer(f"`{weights_file}` was not submitted: save your trained weights beside the notebook.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net.load_state_dict(state)
-    net.to("cpu").eval()
-    x = read_idx_images(images)
-    with torch.no_grad():
-        predictions = torch.cat([net(batch).argmax(dim=1) for batch in x.split(1000)])
-    return {"predictions": torch.Tensor.tolist(predictions)}
-
-
-def predict_images_with_submitted_weights(ns: dict, net_name: str, weights_file: str, images: str,
-                                          image_shape: tuple[int, ...] = (1, 28, 28)) -> dict:
-    """Return the class predictions of the student's net, loaded from their weights file, on `images`
-    given as a batch of `image_shape` tensors (for convolutional nets: [N, 1, 28, 28] as ToTensor gives)."""
+def predict_with_submitted_weights(ns: dict, net_name: str, weights_file: str, images: str,
+                                   image_shape: tuple[int, ...] | None = None) -> dict:
+    """Return the class predictions of the student's net, loaded from their weights file, on `images` (rows of
+    784 pixels, or a batch of `image_shape` tensors such as (1, 28, 28) for convolutional nets)."""
     import torch
 
     net = answer(ns, net_name)
@@ -132,7 +115,8 @@ def predict_images_with_submitted_weights(ns: dict, net_name: str, weights_file:
         raise MissingAnswer(f"`{weights_file}` was not submitted: save your trained weights beside the notebook.")
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     net.to("cpu").eval()
-    x = read_idx_images(images).reshape(-1, *image_shape)
+    x = read_idx_images(images)
+    x = x.reshape(-1, *image_shape) if image_shape else x
     with torch.no_grad():
         predictions = torch.cat([net(batch).argmax(dim=1) for batch in x.split(1000)])
     return {"predictions": torch.Tensor.tolist(predictions)}
