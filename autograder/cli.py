@@ -121,6 +121,20 @@ def cmd_release(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_new(args: argparse.Namespace) -> ExitCode:
+    from .config import load_config
+    from .new import create_lesson
+
+    root = load_config().course_root
+    with console.status(f"writing {args.lesson} and releasing it with nbgrader …"):
+        written = create_lesson(root, args.lesson)
+    console.print(plain(f"created lesson {args.lesson}: one worked example exercise (scaled, 3 points), all wired"))
+    for path in written:
+        console.print(plain(f"  {path.relative_to(root)}"))
+    console.print(plain(f"next: autograder validate {args.lesson}   (then add exercises: AUTHORING.md)"))
+    return ExitCode.OK
+
+
 def cmd_collect(args: argparse.Namespace) -> ExitCode:
     from .collect import CollectError, collect, read_roster
     from .config import load_config
@@ -295,6 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--reference-seeds", type=int, default=3, metavar="N",
                           help="grade the reference on N hidden-input seeds; each must score full marks (default 3)")
     validate.set_defaults(run=cmd_validate)
+    new = verbs.add_parser("new", help="create a lesson that validates at once (one worked example exercise)",
+                           description="Create a lesson: source notebook with one worked example exercise (answer "
+                                       "cell, public test cell), its probe, hidden graders, reference and three "
+                                       "mutants, all wired, and its first release. AUTHORING.md goes on from there.",
+                           epilog="example: autograder new convolutions && autograder validate convolutions")
+    new.add_argument("lesson", help="the new lesson's name: a lowercase Python identifier")
+    new.set_defaults(run=cmd_new)
     demo = verbs.add_parser("demo", help="run the whole loop on a built-in class of 22 hands_on_dl students",
                             epilog="example: autograder demo --workers 2")
     demo.add_argument("--workers", type=int, help="parallel sandbox runs (default: one per core)")
@@ -385,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (one line on stderr for anything that is not a grade)."""
     from .collect import CollectError
     from .course import UnknownLessonError
+    from .new import NewLessonError
     from .spec import LessonSpecError
     from .grade import GraderError
     from .release import ReleaseError
@@ -394,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (NotebookError, UnknownLessonError, LessonSpecError, CollectError) as exc:
+    except (NewLessonError, LessonSpecError) as exc:
+        say(errors, "autograder: ", "", exc)
+        return ExitCode.USAGE
+    except (NotebookError, UnknownLessonError, CollectError) as exc:
         say(errors, "autograder: cannot grade: ", "", exc)
         return ExitCode.USAGE
     except ReleaseError as exc:
