@@ -93,7 +93,8 @@ class Lesson:
             module = import_lesson_module(self.root, f"{self.name}.spec")
         except Exception as exc:  # an instructor's file: say which and why, never a traceback
             raise LessonSpecError(self.name, f"spec.py cannot be imported ({type(exc).__name__}: {exc})") from None
-        exercises = {e.id for e in self.exercises} if self.release_notebook.is_file() else None
+        exercises = ({e.id for e in find_exercises(read_notebook(self.source_notebook))}  # what the instructor edits
+                     if self.source_notebook.is_file() else None)
         return checked_spec(self.name, module, exercises)
 
     def probes(self) -> ModuleType:
