@@ -91,7 +91,7 @@ def checked_spec(lesson: str, module, exercises: set[str] | None = None) -> Less
     if spec is None:
         raise LessonSpecError(lesson, f"no {SPEC_NAME} = LessonSpec(...)")
     if not isinstance(spec, LessonSpec):
-        raise LessonSpecError(lesson, f"{SPEC_NAME} is a {type(spec).__name__}, not a LessonSpec")
+        raise LessonSpecError(lesson, f"{SPEC_NAME} must be a LessonSpec(...), not {type(spec).__name__}")
     problems = spec.problems(exercises)
     if problems:
         raise LessonSpecError(lesson, "; ".join(problems))

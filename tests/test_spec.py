@@ -39,7 +39,7 @@ def test_a_bad_field_is_named(changes, words):
 def test_a_module_without_spec_or_with_another_object_is_refused_by_name():
     with pytest.raises(LessonSpecError, match="lesson 'x': no SPEC = LessonSpec"):
         checked_spec("x", types.SimpleNamespace())
-    with pytest.raises(LessonSpecError, match="SPEC is a dict, not a LessonSpec"):
+    with pytest.raises(LessonSpecError, match=r"SPEC must be a LessonSpec\(...\), not dict"):
         checked_spec("x", types.SimpleNamespace(SPEC={}))
 
 
