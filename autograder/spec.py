@@ -85,6 +85,13 @@ class LessonSpec:
         return found
 
 
+def float32_values(array) -> list:
+    """Return float32-exact values as nested lists: hidden inputs that survive JSON and torch.tensor unchanged."""
+    import numpy as np
+
+    return np.asarray(array, dtype=np.float32).astype(np.float64).tolist()
+
+
 def checked_spec(lesson: str, module, exercises: set[str] | None = None) -> LessonSpec:
     """Return the LessonSpec `module` (lessons/<lesson>/spec.py) declares, or raise LessonSpecError."""
     spec = getattr(module, SPEC_NAME, None)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.datasets import FASHION_TEST, FASHION_TRAIN_FILES, MNIST_TEST, MNIST_TRAIN_FILES
-from autograder.spec import LessonSpec
+from autograder.spec import LessonSpec, float32_values
 
 TEST_SPLITS = {"fashion_accuracy": FASHION_TEST, "mnist_accuracy": MNIST_TEST}
 # what a student may claim for minimal_width / deep_minimal_width (stated in the notebook's cells): the
@@ -21,13 +21,8 @@ MAX_DEEP_NEURONS = 256
 MAX_LAYERS = 10
 
 
-def _f32(array: np.ndarray) -> list:
-    """Return float32-exact values as nested lists (they survive JSON and torch.tensor unchanged)."""
-    return np.asarray(array, dtype=np.float32).astype(np.float64).tolist()
-
-
 def _layers(rng: np.random.Generator, widths: list[int]) -> list[dict]:
-    return [{"weight": _f32(rng.normal(0, 0.6, (n_out, n_in))), "bias": _f32(rng.normal(0, 0.3, n_out))}
+    return [{"weight": float32_values(rng.normal(0, 0.6, (n_out, n_in))), "bias": float32_values(rng.normal(0, 0.3, n_out))}
             for n_in, n_out in zip(widths[:-1], widths[1:])]
 
 
@@ -63,7 +58,7 @@ def _forward_case(rng: np.random.Generator, activation: str | None, batched: boo
         width_in, width_out = int(rng.integers(3, 10)), int(rng.integers(1, 5))
         profile = [int(w) for w in rng.integers(2, 9, size=int(rng.integers(least_depth, 4)))]
         shape = (int(rng.integers(2, 6)), width_in) if batched else (width_in,)
-        layers, inputs = _layers(rng, [width_in, *profile, width_out]), _f32(rng.normal(0, 1, shape))
+        layers, inputs = _layers(rng, [width_in, *profile, width_out]), float32_values(rng.normal(0, 1, shape))
         if _every_layer_has_a_negative(layers, np.asarray(inputs)):
             return {"input_width": width_in, "profile": profile, "output_width": width_out, "activation": activation,
                     "layers": layers, "inputs": inputs}
@@ -87,13 +82,13 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
     while True:  # rows whose outputs differ clearly: swapping query and value, or a second tower, must show
         known_layer, other_layer = _layers(rng, [width_in, width_out])[0], _layers(rng, [width_in, width_out])[0]
         twin_layers = _layers(rng, [width_in, *profile, width_out])
-        rows = _f32(rng.normal(0, 1, (2, width_in)))
+        rows = float32_values(rng.normal(0, 1, (2, width_in)))
         known, other = _known_tower(known_layer, np.asarray(rows)), _known_tower(other_layer, np.asarray(rows))
         relu = _relu_net(twin_layers, np.asarray(rows))
         if min(gap(known[0], known[1]), gap(known[0], other[0]), gap(known[1], other[1]), gap(relu[0], relu[1])) > 0.1:
             break
     return {
-        "gradient_loop": {"x": _f32(x), "y": _f32(p_true * np.asarray(_f32(x))), "runs": runs},
+        "gradient_loop": {"x": float32_values(x), "y": float32_values(p_true * np.asarray(float32_values(x))), "runs": runs},
         # the first case of each deep_forward test has two or three hidden layers: a forward that is right
         # only for one hidden layer fails on every seed
         "deep_forward": {"cases": [_forward_case(rng, None, True, 2), _forward_case(rng, None, False),
@@ -101,7 +96,7 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
         "twin_tower": {"input_width": width_in, "profile": profile, "output_width": width_out,
                        "known_layer": known_layer, "other_layer": other_layer,
                        "layers": twin_layers, "inputs": rows,
-                       "equal_row": _f32(rng.normal(0, 1, width_in))},
+                       "equal_row": float32_values(rng.normal(0, 1, width_in))},
         **{exercise: {"images": f"/data/{split.images}"} for exercise, split in TEST_SPLITS.items()},
     }
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.datasets import MNIST_TEST, MNIST_TRAIN_FILES
-from autograder.spec import LessonSpec
+from autograder.spec import LessonSpec, float32_values
 
 ACTIVATIONS = ("ReLU", "Tanh", "Sigmoid", "ELU")
-
-
-def _f32(array) -> list:
-    """Return float32-exact values as nested lists (they survive JSON and torch.tensor unchanged)."""
-    return np.asarray(array, dtype=np.float32).astype(np.float64).tolist()
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -22,7 +17,7 @@ def _first_two_case(rng: np.random.Generator, activation: str, batched: bool) ->
     widths = [int(w) for w in rng.integers(2, 7, size=3)]
     shape = (int(rng.integers(2, 5)), widths[0]) if batched else (widths[0],)
     return {"widths": widths, "activation": activation, "weight_seed": _seed(rng),
-            "inputs": _f32(rng.normal(0, 1.5, shape))}
+            "inputs": float32_values(rng.normal(0, 1.5, shape))}
 
 
 def hidden_inputs(seed: int) -> dict[str, dict]:
@@ -37,9 +32,9 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
     activations = [str(a) for a in rng.permutation(ACTIVATIONS)]
     return {
         "ex_seq_model_layers": {},
-        "ex_seq_model_2": {"weight_seed": _seed(rng), "inputs": _f32(rng.normal(0, 1.5, (int(rng.integers(4, 8)), 4)))},
+        "ex_seq_model_2": {"weight_seed": _seed(rng), "inputs": float32_values(rng.normal(0, 1.5, (int(rng.integers(4, 8)), 4)))},
         "input_tensor": {"cases": [*int_lists, float_list]},
-        "flatten_images": {"cases": [_f32(rng.normal(0, 1, shape)) for shape in image_shapes]},
+        "flatten_images": {"cases": [float32_values(rng.normal(0, 1, shape)) for shape in image_shapes]},
         "first_two_operations": {"cases": [_first_two_case(rng, activations[0], True),
                                            _first_two_case(rng, activations[1], False),
                                            _first_two_case(rng, activations[2], True)]},
@@ -48,7 +43,7 @@ def hidden_inputs(seed: int) -> dict[str, dict]:
         "task_types": {},
         "mnist_sizes": {},
         "num_hidden": {},
-        "seq_model": {"weight_seed": _seed(rng), "images": _f32(rng.uniform(0, 1, (int(rng.integers(3, 6)), 1, 28, 28)))},
+        "seq_model": {"weight_seed": _seed(rng), "images": float32_values(rng.uniform(0, 1, (int(rng.integers(3, 6)), 1, 28, 28)))},
         "seq_model_accuracy": {"images": f"/data/{MNIST_TEST.images}"},
     }
 
