@@ -121,9 +121,9 @@ class WarmSandbox:
             setup.update(workdir=WORKDIR, wipe=["/home/student", "/tmp", "/dev/shm", "/dev/mqueue"])
         else:  # the loud fallback: a private host directory stands in for the sandbox's home
             self.workdir = Path(tempfile.mkdtemp(prefix=f"{HOST_DIR_PREFIX}unsandboxed-{os.getpid()}-"))
-            env.update(HOME=str(self.workdir), PYTHONPATH=os.pathsep.join(
-                           [str(SANDBOXED_CODE.parents[1])] + ([str(probes.parents[2])] if probes else [])), AUTOGRADER_DATA=str(config.data_root),
-                       AUTOGRADER_SUBMISSION=str(self.inbox))
+            importable = [SANDBOXED_CODE.parents[1], *([probes.parents[2]] if probes else [])]  # package, course
+            env.update(HOME=str(self.workdir), PYTHONPATH=os.pathsep.join(map(str, importable)),
+                       AUTOGRADER_DATA=str(config.data_root), AUTOGRADER_SUBMISSION=str(self.inbox))
             setup.update(workdir=str(self.workdir / "work"), wipe=[str(self.workdir)], job_file=str(self.inbox / JOB_FILE))
             (self.workdir / "work").mkdir()
         mounts = sandbox_mounts(config, data_files, self.inbox, probes)
