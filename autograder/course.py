@@ -117,10 +117,10 @@ def import_lesson_module(root: Path, dotted: str) -> ModuleType:
     first on sys.path; lessons of another course imported earlier in this process are forgotten."""
     root = Path(root).resolve()
     loaded = sys.modules.get("lessons")
-    if loaded is not None and str(root / "lessons") not in [str(Path(p).resolve()) for p in loaded.__path__]:
+    if loaded is not None and (root / "lessons").resolve() not in {Path(p).resolve() for p in loaded.__path__}:
         for name in [n for n in sys.modules if n == "lessons" or n.startswith("lessons.")]:
             del sys.modules[name]
-        sys.path[:] = [p for p in sys.path if p != str(Path(loaded.__path__[0]).resolve().parent)]
+        sys.path[:] = [p for p in sys.path if p != str(Path(loaded.__path__[0]).parent)]  # where it was found
         importlib.invalidate_caches()
     if not sys.path or sys.path[0] != str(root):
         sys.path.insert(0, str(root))
