@@ -306,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("lessons", nargs="*", help="lessons to validate (default: all)")
     validate.add_argument("--workers", type=int, default=2, help="parallel sandbox runs (default 2)")
     validate.add_argument("--no-mutants", action="store_true", help="skip the mutant catalogue")
-    validate.add_argument("--reference-seeds", type=int, default=3, metavar="N",
-                          help="grade the reference on N hidden-input seeds; each must score full marks (default 3)")
+    validate.add_argument("--reference-seeds", type=int, default=10, metavar="N",
+                          help="grade the reference on N hidden-input seeds; each must score full marks (default 10)")
     validate.set_defaults(run=cmd_validate)
     new = verbs.add_parser("new", help="create a lesson that validates at once (one worked example exercise)",
                            description="Create a lesson: source notebook with one worked example exercise (answer "
