@@ -145,3 +145,18 @@ def known_students(course_root: Path) -> set[str]:
         return set()
     with open_gradebook(course_root) as gradebook:
         return {s.id for s in gradebook.students}
+
+
+def late_penalties(course_root: Path, lesson: str) -> dict[str, float]:
+    """Return the late penalty nbgrader's gradebook holds for each student of a lesson (only those with one)."""
+    from nbgrader.api import MissingEntry
+
+    if not (course_root / "gradebook.db").exists():
+        return {}
+    with open_gradebook(course_root) as gradebook:
+        try:
+            submissions = gradebook.find_assignment(lesson).submissions
+        except MissingEntry:
+            return {}
+        return {s.student.id: sum(nb.late_submission_penalty or 0 for nb in s.notebooks) for s in submissions
+                if any(nb.late_submission_penalty for nb in s.notebooks)}
