@@ -54,14 +54,12 @@ def student_traceback(cell: NotebookNode) -> str:
         lines = text.splitlines()
         start = next(i for i, line in enumerate(lines) if _TRACEBACK_HEAD.search(line))
         kept, in_library_frame = [], False
-        for line in lines[start:]:
-            if line.startswith("File ") or line.startswith("  File "):
+        for line in lines[start:]:  # IPython separates frames by a blank line
+            if line.startswith(("File ", "  File ")):
                 in_library_frame = True
-            elif line.startswith("Cell In["):
+            elif not line.strip() or line.startswith("Cell In["):
                 in_library_frame = False
-            if line.startswith("-" * 20):
-                continue
-            if not in_library_frame:
+            if not in_library_frame and not line.startswith("-" * 20) and not (kept and not kept[-1] and not line):
                 kept.append(line.rstrip())
         while kept and not kept[-1]:
             kept.pop()
