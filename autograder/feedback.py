@@ -130,22 +130,26 @@ def attach_verdicts(nb: NotebookNode, record: StoredResult, facts: LessonFacts,
 
 
 def _markdown(text: str, name: str) -> NotebookNode:
-    cell = nbformat.v4.new_markdown_cell(text)
-    cell.id = f"verdict-{re.sub(r'[^A-Za-z0-9_-]', '-', name)}"[:64]
-    return cell
+    return _new_cell("markdown", text, f"verdict-{re.sub(r'[^A-Za-z0-9_-]', '-', name)}"[:64])
+
+
+def _new_cell(cell_type: str, source: str, cell_id: str, **metadata: str) -> NotebookNode:
+    """Return a cell built as nbformat.v4 builds it, without checking each one against the schema (for 200
+    students, checking every inserted cell cost more than rendering it; the page's notebook is checked once)."""
+    return nbformat.from_dict({"cell_type": cell_type, "id": cell_id, "metadata": metadata, "source": source})
 
 
 def feedback_notebook(record: StoredResult, facts: LessonFacts, course_root: Path) -> NotebookNode:
     """Return the notebook the page shows: the executed one, or the release (outputs cleared) where there is
     none (a submission that could not be run)."""
-    from .notebook import NotebookError, read_notebook
+    try:  # our own file (autograde wrote it with nbformat, which checked it): read without checking it again
+        from nbformat.v4.rwbase import rejoin_lines  # what nbformat.read does to a v4 file, minus validation
 
-    try:
-        nb = read_notebook(executed_path(course_root, facts.name, record.student))
+        nb = rejoin_lines(nbformat.from_dict(json.loads(executed_path(course_root, facts.name, record.student).read_text())))
         # the reason an ungradable submission heads nbgrader's copy with: the summary says it already
         nb.cells = [c for c in nb.cells if not c.metadata.get("autograder", {}).get("ungradable")]
         return nb
-    except NotebookError:
+    except (OSError, ValueError, AttributeError, TypeError):
         nb = copy.deepcopy(facts.released)
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -220,21 +224,23 @@ class PageRenderer:
         """Return the page's HTML. A cell without nbgrader metadata (the lesson's text, a student's scratch
         cell) renders the same for every student who has it unchanged: it is rendered once and its HTML
         reused. Graded cells, whose scores differ per student, always go through the template."""
-        cached: dict[str, str] = {}  # token in this page -> the cached cell's key
+        cached: dict[str, list[str]] = {}  # token in this page -> the keys of the run of cached cells it stands for
         fresh: dict[str, str] = {}  # token around a cell rendered now -> its key
-        cells = []
+        cells: list[NotebookNode] = []
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "raw" or cell.metadata.get("nbgrader"):
                 cells.append(cell)
                 continue
             key = hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()
             token = f"{self.nonce}x{index}x"
-            if key in self.fragments:
-                cached[token] = key
-                cells.append(_token_cell(token))
-            else:
+            if key not in self.fragments:
                 fresh[token] = key
                 cells += [_token_cell(token + "s"), cell, _token_cell(token + "e")]
+            elif cells and cells[-1].source in cached:  # one token for a run of cached cells
+                cached[cells[-1].source].append(key)
+            else:
+                cached[token] = [key]
+                cells.append(_token_cell(token))
         nb = copy.copy(nb)
         nb.cells = cells
         page, _ = self.exporter.from_notebook_node(nb, resources={**resources, "inlining": self.inlining})
@@ -242,8 +248,8 @@ class PageRenderer:
             start, end = page.find(token + "s"), page.find(token + "e")
             if 0 <= start < end and len(self.fragments) < MAX_REMEMBERED_CELLS:
                 self.fragments[key] = page[start + len(token) + 1:end]
-        return re.sub(re.escape(self.nonce) + r"x\d+x[se]?", lambda m: self.fragments[cached[m.group()]]
-                      if m.group() in cached else "", page)
+        return re.sub(re.escape(self.nonce) + r"x\d+x[se]?",
+                      lambda m: "".join(self.fragments[k] for k in cached.get(m.group(), ())), page)
 
 
 MAX_REMEMBERED_CELLS = 20_000
@@ -251,9 +257,7 @@ MAX_REMEMBERED_CELLS = 20_000
 
 def _token_cell(token: str) -> NotebookNode:
     """Return a raw HTML cell holding only `token` (letters and digits: nbconvert renders it as is)."""
-    cell = nbformat.v4.new_raw_cell(token)
-    cell.metadata["raw_mimetype"] = "text/html"
-    return cell
+    return _new_cell("raw", token, token[-60:], raw_mimetype="text/html")
 
 
 def render_feedback(record: StoredResult, facts: LessonFacts, course_root: Path, renderer: PageRenderer,
