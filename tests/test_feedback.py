@@ -125,3 +125,26 @@ def test_a_students_traceback_keeps_their_cells_only():
     assert kept.startswith("ValueError") and "Cell In[1], line 3" in kept and "File " not in kept
     assert kept.endswith("ValueError: the student's message") and "-----" not in kept
     assert student_traceback(nbformat.v4.new_code_cell("y")) == ""
+
+
+def test_the_course_view_lists_every_student_and_marks_who_submitted_nothing(course, tmp_path):
+    """`autograder report --roster` (the real entry point) prints the course at 80 columns and writes it."""
+    import subprocess
+    import sys
+
+    root, records, _, _ = course
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,first_name,last_name,email\nstudent000,A,B,a@example.org\nzed_never_came,Z,Y,z@example.org\n")
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "report", "--roster", str(roster)], cwd=root,
+                          capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and any("zed_never_came" in l and "submitted nothing" in l for l in lines)
+    assert any(l.startswith("student001 ") and "not on the roster" in l for l in lines)
+    rows = {r.split(",")[0]: r for r in (root / "reports" / "course.csv").read_text().splitlines()}
+    assert float(rows["student000"].split(",")[1]) == records["student000"].result.score
+    assert rows["zed_never_came"].endswith("submitted nothing") and len(rows) == len(records) + 2  # + header
+    page = root / "reports" / "course.html"
+    links = anchors(page).links
+    assert "../feedback/student000/hands_on_dl/hands_on_dl.html" in links
+    assert all((page.parent / link).is_file() for link in links), links
