@@ -182,9 +182,12 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
     title = f"{lesson.name}: {len(outcomes)} submissions (" + ", ".join(f"{n} {a}" for a, n in actions.items()) + ")"
     console.print(lesson_table([(o.student, o.result, o.error) for o in outcomes], [e.id for e in lesson.exercises],
                                title, console.width))
+    for action in actions:
+        if action != "graded":  # each graded one was logged as it came back
+            say(console, f"{action}: ", "yellow", ", ".join(o.student for o in outcomes if o.action == action))
     for o in outcomes:
-        if o.action in ("not graded", "not recorded") or o.result is None:
-            say(console, f"{o.student}: {o.action}: ", "red" if o.action != "graded" else "yellow", o.error)
+        if o.error:
+            say(console, f"{o.student}: {o.action}: ", "red", o.error)
     console.print(changes_table(outcomes))
     if args.dry_run:
         console.print("dry run: nothing was written (results, gradebook, executed notebooks)")

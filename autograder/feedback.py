@@ -17,6 +17,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -42,6 +43,14 @@ class LessonFacts:
     name: str
     points: dict[str, float]
     released: NotebookNode
+
+
+def lesson_facts(course_root: Path, lesson: str) -> LessonFacts:
+    """Return what every feedback page of a lesson shares."""
+    from .course import get_lesson
+
+    the_lesson = get_lesson(course_root, lesson)
+    return LessonFacts(lesson, {e.id: e.points for e in the_lesson.exercises}, the_lesson.released)
 
 
 def student_traceback(cell: NotebookNode) -> str:
@@ -85,8 +94,8 @@ def summary_html(record: StoredResult, facts: LessonFacts, late_penalty: float =
     """Return the summary at the top of the page: the score and each exercise's status, linked to its answer."""
     result = record.result
     if result is None:
-        return ("<div class=\"verdict-summary\"><h2>Your submission could not be graded</h2>"
-                f"<p>{html.escape(record.error or 'unknown reason')}</p><p>Every exercise scores 0 of "
+        return ("<div class=\"verdict-summary\"><h2>Not graded</h2><p>Your submission could not be graded: "
+                f"{html.escape(record.error or 'unknown reason')}</p><p>Every exercise scores 0 of "
                 f"{sum(facts.points.values()):g} points. Fix the file and submit it again.</p></div>")
     rows = "".join(
         f"<tr><td><a href=\"#comment-{html.escape(e.exercise)}\">{html.escape(e.exercise)}</a></td>"
@@ -101,28 +110,37 @@ def summary_html(record: StoredResult, facts: LessonFacts, late_penalty: float =
             + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "") + "</div>")
 
 
-def attach_verdicts(nb: NotebookNode, record: StoredResult, facts: LessonFacts,
-                    late_penalty: float = 0.0) -> tuple[NotebookNode, dict]:
-    """Return the notebook with the summary cell first, a verdict box after each answer cell, and nbgrader's
-    score metadata set on graded cells (what nbgrader's GetGrades reads from the gradebook), plus the
-    resources nbgrader's feedback template reads."""
+def add_verdicts(nb: NotebookNode, record: StoredResult, facts: LessonFacts, late_penalty: float = 0.0) -> NotebookNode:
+    """Return the notebook with the summary cell first and a verdict box after each answer cell; the answer's
+    comment is dropped where it is only our automatic one (the box says it). Shared by `autograder feedback`
+    and nbgrader's generate_feedback (`nbgrader_engine.AddVerdicts`)."""
+    from .gradebook import auto_comment
+
     by_id = {e.exercise: e for e in record.result.exercises} if record.result else {}
     cells = [_markdown(summary_html(record, facts, late_penalty), "summary")]
     for cell in nb.cells:
         cells.append(cell)
-        meta = cell.metadata.get("nbgrader")
-        if not meta:
-            continue
-        grade_id = str(meta.get("grade_id", ""))
-        exercise = by_id.get(grade_id.removeprefix("test_"))
-        if meta.get("grade"):
-            meta["score"] = exercise.score if exercise and grade_id.startswith("test_") else 0.0
-            meta["points"] = meta.get("points", 0)
-        if meta.get("solution"):
-            meta["comment"] = None
-            if exercise is not None:
-                cells.append(_markdown(verdict_html(exercise, student_traceback(cell)), grade_id))
+        meta = cell.metadata.get("nbgrader") or {}
+        exercise = by_id.get(str(meta.get("grade_id", "")))
+        if meta.get("solution") and exercise is not None:
+            if meta.get("comment") == auto_comment(exercise):
+                meta["comment"] = None
+            cells.append(_markdown(verdict_html(exercise, student_traceback(cell)), exercise.exercise))
     nb.cells = cells
+    return nb
+
+
+def set_scores(nb: NotebookNode, record: StoredResult, facts: LessonFacts,
+               late_penalty: float = 0.0) -> tuple[NotebookNode, dict]:
+    """Return the notebook with nbgrader's score metadata on graded cells taken from the record (what
+    nbgrader's GetGrades takes from the gradebook), and the resources nbgrader's feedback template reads."""
+    by_id = {e.exercise: e for e in record.result.exercises} if record.result else {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader") or {}
+        if meta.get("grade"):
+            exercise = by_id.get(str(meta.get("grade_id", "")).removeprefix("test_"))
+            meta["score"] = exercise.score if exercise and meta.get("grade_id", "").startswith("test_") else 0.0
+            meta["points"] = meta.get("points", 0)
     score = record.result.score if record.result else 0.0
     max_score = record.result.max_score if record.result else sum(facts.points.values())
     return nb, {"nbgrader": {"notebook": facts.name, "score": score - late_penalty, "max_score": max_score,
@@ -244,20 +262,36 @@ class PageRenderer:
         nb = copy.copy(nb)
         nb.cells = cells
         page, _ = self.exporter.from_notebook_node(nb, resources={**resources, "inlining": self.inlining})
-        for token, key in fresh.items():
-            start, end = page.find(token + "s"), page.find(token + "e")
-            if 0 <= start < end and len(self.fragments) < MAX_REMEMBERED_CELLS:
-                self.fragments[key] = page[start + len(token) + 1:end]
-        return re.sub(re.escape(self.nonce) + r"x\d+x[se]?",
-                      lambda m: "".join(self.fragments[k] for k in cached.get(m.group(), ())), page)
+        # a cell rendered now and the same cell taken from the cache give the same bytes: each is its HTML,
+        # stripped, on lines of its own, whatever whitespace the template put around the placeholders
+        def fill(match: re.Match) -> str:
+            if match.group(1) is None:  # a run of cached cells
+                return "".join(f"\n{self.fragments[k]}\n" for k in cached.get(match.group(3), ()))
+            fragment = match.group(2).strip()  # a cell rendered now, remembered
+            if len(self.fragments) < MAX_REMEMBERED_CELLS:
+                self.fragments[fresh[match.group(1)]] = fragment
+            return f"\n{fragment}\n"
+
+        nonce = re.escape(self.nonce)
+        page = re.sub(rf"\s*(?:({nonce}x\d+x)s(.*?)\1e|({nonce}x\d+x))\s*", fill, page, flags=re.S)
+        # the template's table of contents leaves blank lines per cell, and placeholders change the count
+        return _TOC.sub(lambda m: m.group(1) + re.sub(r"\n\s*(?=\n)", "", m.group(2)) + m.group(3), page, count=1)
 
 
 MAX_REMEMBERED_CELLS = 20_000
+_TOC = re.compile(r'(<div id="toc">)(.*?)(</div>)', re.S)
 
 
 def _token_cell(token: str) -> NotebookNode:
     """Return a raw HTML cell holding only `token` (letters and digits: nbconvert renders it as is)."""
     return _new_cell("raw", token, token[-60:], raw_mimetype="text/html")
+
+
+@lru_cache(maxsize=1)
+def page_renderer() -> PageRenderer:
+    """Return this process's renderer: built once (nbconvert's templates take a second to load), so that
+    `watch`, which writes one page per grade, pays it once, and cells every student shares stay rendered."""
+    return PageRenderer()
 
 
 def render_feedback(record: StoredResult, facts: LessonFacts, course_root: Path, renderer: PageRenderer,
@@ -266,7 +300,7 @@ def render_feedback(record: StoredResult, facts: LessonFacts, course_root: Path,
     from .nbgrader_engine import host_paths, make_student_safe
 
     nb = make_student_safe(feedback_notebook(record, facts, course_root), host_paths(course_root))
-    nb, resources = attach_verdicts(nb, record, facts, late_penalty)
+    nb, resources = set_scores(add_verdicts(nb, record, facts, late_penalty), record, facts, late_penalty)
     return renderer.render(nb, resources)
 
 
@@ -279,15 +313,13 @@ def write_feedback(config: Config, lesson: str, students: list[str] | None = Non
     """Write feedback/<student>/<lesson>/<lesson>.html for every graded submission; return the paths. The
     submission's timestamp.txt and submission_secret.txt go beside each page, as nbgrader's
     generate_feedback puts them, so `nbgrader release_feedback` delivers these pages too."""
-    from .course import get_lesson
     from .gradebook import late_penalties
     from .nbgrader_engine import copy_submission_files
 
-    the_lesson = get_lesson(config.course_root, lesson)
-    facts = LessonFacts(lesson, {e.id: e.points for e in the_lesson.exercises}, the_lesson.released)
+    facts = lesson_facts(config.course_root, lesson)
     records = {s: r for s, r in stored_results(config.course_root, lesson).items() if not students or s in students}
     penalties = late_penalties(config.course_root, lesson) if records else {}
-    renderer = PageRenderer()
+    renderer = page_renderer()
     written = []
     for student, record in records.items():
         target = feedback_path(config.course_root, lesson, student)

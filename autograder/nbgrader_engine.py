@@ -11,8 +11,9 @@
 - **validate** (`nbgrader validate`, the Validate button): `SandboxedValidator` runs `autograder check` (the
   public checks, in the sandbox) and says that hidden graders decide the grade. nbgrader's Validator has no
   configurable steps, so `configure` puts this class where nbgrader's apps look it up.
-- **generate_feedback**: `StudentSafeOutputs` strips tracebacks and host paths from what students get;
-  our instructor-only record (result.json) is in `CourseDirectory.ignore`, so nbgrader never copies it.
+- **generate_feedback**: `StudentSafeOutputs` strips tracebacks and host paths from what students get and
+  `AddVerdicts` adds the summary and verdict boxes `autograder feedback` shows (the same page); our
+  instructor-only record (result.json) is in `CourseDirectory.ignore`, so nbgrader never copies it.
 - **nbgrader's own execution** (`Execute`) names a kernel that does not exist: any nbgrader step that would
   run a notebook outside the sandbox fails loudly instead.
 - a local **exchange** root (`exchange/` in the course) for release_feedback and fetch_feedback.
@@ -66,7 +67,7 @@ def configure(c, course_root: str | os.PathLike) -> None:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
-    c.GenerateFeedback.preprocessors = [StudentSafeOutputs, GetGrades, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [StudentSafeOutputs, GetGrades, AddVerdicts, CSSHTMLHeaderPreprocessor]
     c.Exchange.root = str(root / "exchange")
     try:
         (root / "exchange").mkdir(exist_ok=True)  # nbgrader's exchange must exist before its first use
@@ -267,6 +268,23 @@ class StudentSafeOutputs(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         return make_student_safe(nb, host_paths(_course_root(self))), resources
+
+
+class AddVerdicts(NbGraderPreprocessor):
+    """generate_feedback's step after GetGrades on this course: the summary and a verdict box after each answer
+    from the student's stored-result record (`feedback.add_verdicts`, as `autograder feedback` adds them), so
+    the two commands give the same page. Scores stay GetGrades' (the gradebook: a person's grades count)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from .feedback import add_verdicts, lesson_facts
+        from .results import read_stored, stored_path
+
+        root, lesson, student = _course_root(self), resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
+        path = stored_path(root, lesson, student)
+        if path.is_file():
+            nb = add_verdicts(nb, read_stored(path), lesson_facts(root, lesson),
+                              resources["nbgrader"].get("late_penalty") or 0.0)
+        return nb, resources
 
 
 # -------------------------------------------------------------------------------------------- validate
