@@ -514,7 +514,7 @@ def run_watch(config: Config, lesson: str, console, workers: int | None = None, 
                f"Dask LocalCluster, {workers or default_workers()} workers" if scheduler else
                f"{workers or default_workers()} local workers")
     watcher = Watcher(config, lesson, workers, scheduler, settle=settle)
-    from .feedback import page_renderer  # load nbconvert's templates while the workers start, not on the first page
+    from .notebook_page import page_renderer  # load nbconvert's templates while the workers start, not on the first page
     threading.Thread(target=page_renderer, daemon=True).start()
     with Live(Text(f"watch {lesson}: starting ({backend}) …"), console=console, refresh_per_second=4,
               transient=False, redirect_stdout=False, redirect_stderr=False) as live:
