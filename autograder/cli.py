@@ -398,10 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("--student", action="append", help="only this student (repeatable)")
     feedback.set_defaults(run=cmd_feedback)
     report = verbs.add_parser("report", help="class report of a lesson, or the course view of all lessons",
-                              description="With a lesson: reports/LESSON.html (who needs help, item analysis, "
-                              "common failure messages, plots), LESSON.csv and Gradescope results.json. Without: the "
-                              "course view, one row per student and one column per lesson (reports/course.html, "
-                              "course.csv).",
+                              description="With a lesson: reports/LESSON.html (who needs help, item analysis,\n"
+                              "common failure messages, plots), LESSON.csv and Gradescope results.json.\n"
+                              "Without: the course view, one row per student and one column per lesson\n"
+                              "(reports/course.html, course.csv).",
                               epilog="examples: autograder report hands_on_dl\n"
                                      "          autograder report --roster class.csv   # the course; marks who "
                                      "submitted nothing",
