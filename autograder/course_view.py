@@ -75,6 +75,8 @@ def write_course_report(config: Config, view: CourseView) -> dict[str, Path]:
 def render_course(course_root: Path, view: CourseView) -> str:
     """Return the course page: the table, each lesson linked to its class report where there is one and each
     score to the student's feedback page."""
+    from .feedback import feedback_path
+
     def link(path: Path, text: str) -> str:
         relative = path.relative_to(course_root)
         return f'<a href="../{html.escape(relative.as_posix())}">{text}</a>' if path.is_file() else text
@@ -85,7 +87,7 @@ def render_course(course_root: Path, view: CourseView) -> str:
     for student in view.students:
         cells = "".join(
             "<td class=\"n\">-</td>" if (student, x) not in view.scores else
-            f"<td class=\"n\">{link(course_root / 'feedback' / student / x / f'{x}.html', f'{view.scores[student, x]:g}')}</td>"
+            f"<td class=\"n\">{link(feedback_path(course_root, x, student), f'{view.scores[student, x]:g}')}</td>"
             for x in view.lessons)
         mark = html.escape(view.marks.get(student, ""))
         rows.append(f"<tr><td>{html.escape(safe_text(student))}</td>{cells}<td class=\"n\">{view.total(student):g}"

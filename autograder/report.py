@@ -75,7 +75,9 @@ STYLE = ("body{font-family:sans-serif;max-width:62em;margin:2em auto;padding:0 1
 def _student_link(course_root: Path, lesson: str, student: str) -> str:
     """Return the student's name, linked to their feedback page when it was written."""
     name = html.escape(safe_text(student))
-    if (course_root / "feedback" / student / lesson / f"{lesson}.html").is_file():
+    from .feedback import feedback_path
+
+    if feedback_path(course_root, lesson, student).is_file():
         return f'<a href="../feedback/{html.escape(student)}/{lesson}/{lesson}.html">{name}</a>'
     return name
 

@@ -408,11 +408,11 @@ class Watcher:
     def _write_resync(self, work: Pending) -> Stored:
         """In the store: a submission graded before this session: re-sync its gradebook row, and write its
         feedback page where it is missing or older than its grade."""
-        from .feedback import write_feedback
+        from .feedback import feedback_path, write_feedback
 
         student = work.submission.student
         done = resync(self.config, self.lesson.name, work)
-        page = self.config.course_root / "feedback" / student / self.lesson.name / f"{self.lesson.name}.html"
+        page = feedback_path(self.config.course_root, self.lesson.name, student)
         stored = result_path(self.config, self.lesson.name, student)
         try:
             if not page.is_file() or page.stat().st_mtime < stored.stat().st_mtime:

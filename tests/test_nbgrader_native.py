@@ -199,6 +199,8 @@ def test_feedback_through_nbgrader_leaks_nothing_and_reaches_the_exchange(course
     assert leaks(root, written) == []
     carol = (root / "feedback" / "carol" / LESSON / f"{LESSON}.html").read_text()
     assert "could not be graded" in carol and "not a notebook" in carol
+    dave = (root / "feedback" / "dave" / LESSON / f"{LESSON}.html").read_text()  # nbgrader's own page
+    assert dave.count('class="verdict verdict-') == 11 and "sqrt_b_cubed: 0 / 1 points, not yet right" in dave
 
 
 def test_a_student_fetches_feedback_through_the_course_exchange(course):
