@@ -514,8 +514,10 @@ def run_watch(config: Config, lesson: str, console, workers: int | None = None, 
                f"Dask LocalCluster, {workers or default_workers()} workers" if scheduler else
                f"{workers or default_workers()} local workers")
     watcher = Watcher(config, lesson, workers, scheduler, settle=settle)
-    from .notebook_page import page_renderer  # load nbconvert's templates while the workers start, not on the first page
-    threading.Thread(target=page_renderer, daemon=True).start()
+    from .notebook_page import page_renderer
+
+    page_renderer()  # nbconvert's templates load now, not on the first student's page (not in a thread: nbgrader's
+    # and nbconvert's packages import in cycles, which break when two threads import them at once)
     with Live(Text(f"watch {lesson}: starting ({backend}) …"), console=console, refresh_per_second=4,
               transient=False, redirect_stdout=False, redirect_stderr=False) as live:
         shown, ready = [0.0], [False]
