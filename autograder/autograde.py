@@ -7,8 +7,6 @@ One student's record that cannot be read (graded again) or stored (reported) nev
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +15,7 @@ from .batch import BatchItem, BatchOutcome, grade_many
 from .config import Config
 from .course import get_lesson
 from .gradebook import record_submission, recorded_scores
-from .results import SubmissionResult
+from .results import StoredResult, SubmissionResult, executed_path, read_stored, stored_path, write_stored
 from .seeds import graders_fingerprint, hidden_seed
 from .text import safe_text
 
@@ -74,11 +72,9 @@ def grade_changes(outcomes: list[ClassOutcome]) -> list[GradeChange]:
     return changes
 
 
-RESULT_FILE = "result.json"  # instructor-only: nbgrader_config.py lists it in CourseDirectory.ignore
-
-
 def result_path(config: Config, lesson: str, student: str) -> Path:
-    return config.course_root / "autograded" / student / lesson / RESULT_FILE
+    """Return where a submission's stored-result record lives."""
+    return stored_path(config.course_root, lesson, student)
 
 
 def fingerprint(folder: Path, notebook: Path, side_files: tuple[str, ...]) -> str:
@@ -111,46 +107,10 @@ def student_seed(run_seed: int, student: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{run_seed}:{student}".encode()).digest()[:4], "big") >> 1
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-@dataclass(frozen=True)
-class StoredGrade:
-    """A submission's grade record (autograded/<student>/<lesson>/result.json) as read back."""
-
-    student: str
-    fingerprint: str  # "" when the record could not be read: the submission is graded again
-    result: SubmissionResult | None
-    error: str = ""
-    graders: str = ""  # what judged it (seeds.graders_fingerprint); "" in records from before it was kept
-
-
-def _read_state(path: Path) -> StoredGrade:
-    """Return the record in `path`; one that cannot be read says why, as its error."""
-    student = path.parent.parent.name
-    try:
-        state = json.loads(path.read_text())
-        result = SubmissionResult.from_json(state["result"]) if state.get("result") else None
-        return StoredGrade(student, str(state["fingerprint"]), result, safe_text(state.get("error") or ""),
-                           str(state.get("graders") or ""))
-    except (OSError, ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
-        return StoredGrade(student, "", None, f"its stored grade could not be read ({type(exc).__name__})")
-
-
-def load_state(config: Config, lesson: str, student: str) -> StoredGrade | None:
-    """Return the stored grade record of a submission, or None when there is none."""
+def load_state(config: Config, lesson: str, student: str) -> StoredResult | None:
+    """Return the stored record of a submission, or None when there is none."""
     path = result_path(config, lesson, student)
-    return _read_state(path) if path.exists() else None
-
-
-def stored_grades(config: Config, lesson: str) -> dict[str, StoredGrade]:
-    """Return every stored grade record of a lesson by student, readable or not."""
-    paths = sorted((config.course_root / "autograded").glob(f"*/{lesson}/result.json"))
-    return {grade.student: grade for grade in map(_read_state, paths)}
+    return read_stored(path) if path.exists() else None
 
 
 def _gradebook_matches(config: Config, lesson: str, student: str, result: SubmissionResult | None) -> bool:
@@ -163,13 +123,13 @@ def _gradebook_matches(config: Config, lesson: str, student: str, result: Submis
 
 
 def _settle(config: Config, lesson: str, student: str, result: SubmissionResult | None, error: str,
-            state: dict | None = None, on_stored: Callable[[], None] | None = None) -> ClassOutcome:
+            state: StoredResult | None = None, on_stored: Callable[[], None] | None = None) -> ClassOutcome:
     """Return a grade's outcome after storing it where it is missing: a new grade's record (`state`; then
     `on_stored()`, which must not raise), then the gradebook unless it holds the grade already. A write that
     fails is this student's outcome ("not recorded", with the reason), never the class's."""
     try:
         if state is not None:
-            _write_atomically(result_path(config, lesson, student), json.dumps(state, indent=1))
+            write_stored(config.course_root, state)
             if on_stored:  # `watch`: the feedback page, from the record, before the slower gradebook
                 on_stored()
         elif _gradebook_matches(config, lesson, student, result):
@@ -184,9 +144,9 @@ def _settle(config: Config, lesson: str, student: str, result: SubmissionResult 
     return ClassOutcome(student, "graded" if state is not None else "resynced", result, error)
 
 
-def _why(stored: StoredGrade | None, submission: Submission, graders: str, force: bool) -> str:
+def _why(stored: StoredResult | None, submission: Submission, graders: str, force: bool) -> str:
     """Return why a submission must be graded this run, or "" when its stored grade stands."""
-    if stored is None or not stored.fingerprint:
+    if stored is None or not stored.readable:
         return "first grade"
     if stored.fingerprint != submission.fingerprint:
         return "submission changed"
@@ -201,7 +161,7 @@ class Pending:
     and, then, the work for a grading worker."""
 
     submission: Submission
-    stored: StoredGrade | None
+    stored: StoredResult | None
     why: str
     item: BatchItem | None  # None when the stored grade stands
     graders: str  # seeds.graders_fingerprint of the lesson, recorded with the grade
@@ -217,7 +177,7 @@ def pending_work(config: Config, lesson: str, submission: Submission, graders: s
     why = _why(stored, submission, graders, force)
     if not why:
         return Pending(submission, stored, "", None, graders, seed)
-    executed = None if dry_run else config.course_root / "autograded" / submission.student / lesson / f"{lesson}.ipynb"
+    executed = None if dry_run else executed_path(config.course_root, lesson, submission.student)
     hidden = hidden_seed(config.course_root, lesson, submission.student) if seed is None else student_seed(seed, submission.student)
     item = BatchItem(submission.student, submission.notebook, lesson, hidden, executed)
     return Pending(submission, stored, why, item, graders, seed)
@@ -241,10 +201,8 @@ def settle_outcome(config: Config, lesson: str, pending: Pending, outcome: Batch
         return ClassOutcome(outcome.key, "not graded", None, outcome.error)
     if dry_run:
         return ClassOutcome(outcome.key, "graded (dry run)", outcome.result, outcome.error, before, pending.why)
-    state = {"student": outcome.key, "lesson": lesson, "fingerprint": pending.submission.fingerprint,
-             "graders": pending.graders, "run_seed": pending.run_seed,
-             "result": outcome.result.to_json() if outcome.result else None,
-             "error": safe_text(outcome.error), "internal": outcome.internal}
+    state = StoredResult(outcome.key, lesson, pending.submission.fingerprint, outcome.result, outcome.error,
+                         pending.graders, pending.run_seed, outcome.internal)
     return replace(_settle(config, lesson, outcome.key, outcome.result, outcome.error, state, on_stored),
                    previous=before, why=pending.why)
 

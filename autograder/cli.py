@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections import Counter
 from enum import IntEnum
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .results import SubmissionResult
-from .text import safe_text
+from .tables import lesson_table, plain
 
 console = Console(stderr=False)
 errors = Console(stderr=True)
@@ -26,12 +27,6 @@ class ExitCode(IntEnum):
 
 
 STATUS_STYLE = {"passed": "green", "failed": "yellow", "error": "red", "timeout": "magenta", "missing": "dim"}
-
-
-def plain(value: object, style: str = "") -> Text:
-    """Return text that may come from a student (messages, names, file names) for rich: made safe, and
-    never read as markup."""
-    return Text(safe_text(value), style=style)
 
 
 def say(where: Console, label: str, style: str, value: object) -> None:
@@ -197,15 +192,16 @@ def cmd_autograde(args: argparse.Namespace) -> ExitCode:
 
         outcomes = autograde(config, lesson.name, args.student or None, args.workers, args.force, args.seed,
                              scheduler=args.scheduler or args.dask, on_event=on_event, dry_run=args.dry_run)
-    table = Table(title=f"{lesson.name}: {len(outcomes)} submissions", title_justify="left")
-    for column in ("student", "this run", "score", "passed", "not passed"):
-        table.add_column(column)
+    actions = Counter(o.action for o in outcomes)
+    title = f"{lesson.name}: {len(outcomes)} submissions (" + ", ".join(f"{n} {a}" for a, n in actions.items()) + ")"
+    console.print(lesson_table([(o.student, o.result, o.error) for o in outcomes], [e.id for e in lesson.exercises],
+                               title, console.width))
+    for action in actions:
+        if action != "graded":  # each graded one was logged as it came back
+            say(console, f"{action}: ", "yellow", ", ".join(o.student for o in outcomes if o.action == action))
     for o in outcomes:
-        passed = [e.exercise for e in o.result.exercises if e.outcome == "passed"] if o.result else []
-        others = [f"{e.exercise} ({e.outcome})" for e in o.result.exercises if e.outcome != "passed"] if o.result else []
-        table.add_row(plain(o.student), o.action, f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "-",
-                      str(len(passed)), plain(", ".join(others) or (o.error if not o.result else "-")))
-    console.print(table)
+        if o.error:
+            say(console, f"{o.student}: {o.action}: ", "red", o.error)
     console.print(changes_table(outcomes))
     if args.dry_run:
         console.print("dry run: nothing was written (results, gradebook, executed notebooks)")
@@ -227,7 +223,8 @@ def changes_table(outcomes) -> Table | str:
         return "no grade changed since the last run"
     students = len({c.student for c in changes})
     table = Table(title=f"grades changed this run ({students} student{'s' * (students != 1)})", title_justify="left")
-    for column in ("student", "exercise", "before", "now", "why"):
+    table.add_column("student", no_wrap=True, max_width=16)
+    for column in ("exercise", "before", "now", "why"):
         table.add_column(column, overflow="fold")
     score = lambda value: "-" if value is None else f"{value:g}"  # noqa: E731
     for change in changes:
@@ -262,10 +259,41 @@ def cmd_feedback(args: argparse.Namespace) -> ExitCode:
 
 def cmd_report(args: argparse.Namespace) -> ExitCode:
     from .config import load_config
-    from .report import write_report
 
-    paths = write_report(load_config(), args.lesson)
-    console.print(f"report: {paths['html']}\nscores: {paths['csv']}\nGradescope results: {paths['gradescope']}/")
+    config = load_config()
+    if args.lesson is None:
+        return report_course(config, args.roster)
+    from .course import get_lesson
+    from .report import write_report
+    from .results import stored_results
+
+    lesson = get_lesson(config.course_root, args.lesson)
+    paths = write_report(config, lesson.name)
+    records = stored_results(config.course_root, lesson.name)
+    console.print(lesson_table([(s, r.result, r.error) for s, r in records.items()], [e.id for e in lesson.exercises],
+                               f"{lesson.name}: {len(records)} submissions", console.width))
+    console.print(f"report: {paths['html']}\nscores: {paths['csv']}\nGradescope results: {paths['gradescope']}/",
+                  highlight=False, soft_wrap=True)
+    return ExitCode.OK
+
+
+def report_course(config, roster_path: Path | None) -> ExitCode:
+    """The course view: print it and write reports/course.html and course.csv."""
+    from .collect import CollectError, read_roster
+    from .course_view import build_course_view, write_course_report
+    from .tables import course_table
+
+    try:
+        roster = set(read_roster(roster_path)) if roster_path else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CollectError(f"{roster_path}: the roster cannot be read ({exc})") from None
+    view = build_course_view(config.course_root, roster)
+    if not view.lessons:
+        say(errors, "autograder: ", "", "no graded submissions yet: run autograder autograde LESSON first")
+        return ExitCode.FAILED
+    paths = write_course_report(config, view)
+    console.print(course_table(view.students, view.lessons, view.scores, view.points, view.marks, console.width))
+    console.print(f"course: {paths['html']}\nscores: {paths['csv']}", highlight=False, soft_wrap=True)
     return ExitCode.OK
 
 
@@ -390,9 +418,18 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("lesson")
     feedback.add_argument("--student", action="append", help="only this student (repeatable)")
     feedback.set_defaults(run=cmd_feedback)
-    report = verbs.add_parser("report", help="class report (HTML with plots), CSV and Gradescope results.json",
-                              epilog="example: autograder report hands_on_dl")
-    report.add_argument("lesson")
+    report = verbs.add_parser("report", help="class report of a lesson, or the course view of all lessons",
+                              description="With a lesson: reports/LESSON.html (who needs help, item analysis,\n"
+                              "common failure messages, plots), LESSON.csv and Gradescope results.json.\n"
+                              "Without: the course view, one row per student and one column per lesson\n"
+                              "(reports/course.html, course.csv).",
+                              epilog="examples: autograder report hands_on_dl\n"
+                                     "          autograder report --roster class.csv   # the course; marks who "
+                                     "submitted nothing",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("lesson", nargs="?", help="a lesson (default: the course view of every lesson)")
+    report.add_argument("--roster", type=Path, metavar="CSV", help="the class list (as for collect): students "
+                        "without any submission are listed and marked")
     report.set_defaults(run=cmd_report)
     check = verbs.add_parser("check", help="student self-check: run the notebook, public checks only",
                              epilog="example: autograder check hands_on_dl.ipynb")

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import nbformat
 from rich.console import Console
-from rich.table import Table
 
-from .cli import plain
 from .config import Config, load_config
 from .course import Lesson, get_lesson
 from .democlass import make_course
+from .tables import lesson_table, plain
 from .validate import build_submission, load_mutants
 
 DEMO_LESSON = "hands_on_dl"
@@ -72,29 +71,6 @@ def zip_like_an_lms(folder: Path, archive: Path) -> Path:
     return archive
 
 
-SHORT = {"passed": "", "failed": " F", "error": " E", "timeout": " T", "missing": " M"}
-
-
-def class_table(outcomes, stories: dict[str, str], exercises: list[str]) -> Table:
-    """Return the per-student, per-exercise score table (exercise columns numbered, legend in the caption)."""
-    table = Table(title="demo class: hands_on_dl", title_justify="left")
-    table.add_column("student")
-    for number, _ in enumerate(exercises, 1):
-        table.add_column(str(number), justify="right")
-    table.add_column("sum", justify="right")
-    for outcome in outcomes:
-        result = outcome.result
-        if result is None:
-            table.add_row(plain(outcome.student), *[""] * len(exercises), "-")
-            continue
-        cells = [plain(f"{e.score:g}{SHORT[e.outcome]}",
-                       "green" if e.outcome == "passed" else "yellow" if e.score else "red") for e in result.exercises]
-        table.add_row(plain(outcome.student), *cells, f"{result.score:g}")
-    table.caption = ("exercises: " + ", ".join(f"{n} {x}" for n, x in enumerate(exercises, 1))
-                     + ". F failed, E error, T timeout, M missing")
-    return table
-
-
 def run_demo(origin: Config, console: Console, workers: int | None = None) -> Path:
     """Run the whole loop on the demo class; return the demo course directory."""
     from .autograde import autograde
@@ -120,7 +96,8 @@ def run_demo(origin: Config, console: Console, workers: int | None = None) -> Pa
     outcomes = autograde(config, DEMO_LESSON, workers=workers, limits={"cell_timeout": 20}, on_event=lambda e, o: console.print(
         plain(f"   {o.student}: {o.result.score:g}/{o.result.max_score:g}" if o and o.result
               else f"   {o.student}: not graded ({o.error})" if o else f"   {e}")))
-    console.print(class_table(outcomes, stories, [e.id for e in lesson.exercises]))
+    console.print(lesson_table([(o.student, o.result, o.error) for o in outcomes], [e.id for e in lesson.exercises],
+                               f"demo class: {DEMO_LESSON}", console.width))
     for outcome in outcomes:
         console.print(plain(f"   {outcome.student}: {stories[outcome.student]}"
                             + (f" -> not graded: {outcome.error}" if outcome.result is None else "")))

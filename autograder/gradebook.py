@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .config import ensure_tools_on_path
-from .results import SubmissionResult
+from .results import ExerciseResult, SubmissionResult
 from .text import safe_text
 
 
@@ -84,10 +84,14 @@ def record_submission(course_root: Path, lesson: str, student: str, result: Subm
         for cell in assignment.notebooks[0].solution_cells:
             comment = gradebook.find_comment(cell.name, notebook, lesson, student)
             exercise = scores.get(cell.name)
-            comment.auto_comment = safe_text(f"{exercise.outcome}: {exercise.feedback}" if exercise
-                                             else f"not graded: {reason}")
+            comment.auto_comment = auto_comment(exercise) if exercise else safe_text(f"not graded: {reason}")
         gradebook.db.commit()
     apply_late_penalty(course_root, lesson, student)
+
+
+def auto_comment(exercise: ExerciseResult) -> str:
+    """Return the comment an exercise's grade leaves on its answer cell in the gradebook."""
+    return safe_text(f"{exercise.outcome}: {exercise.feedback}")
 
 
 def apply_late_penalty(course_root: Path, lesson: str, student: str) -> None:
@@ -145,3 +149,18 @@ def known_students(course_root: Path) -> set[str]:
         return set()
     with open_gradebook(course_root) as gradebook:
         return {s.id for s in gradebook.students}
+
+
+def late_penalties(course_root: Path, lesson: str) -> dict[str, float]:
+    """Return the late penalty nbgrader's gradebook holds for each student of a lesson (only those with one)."""
+    from nbgrader.api import MissingEntry
+
+    if not (course_root / "gradebook.db").exists():
+        return {}
+    with open_gradebook(course_root) as gradebook:
+        try:
+            submissions = gradebook.find_assignment(lesson).submissions
+        except MissingEntry:
+            return {}
+        return {s.student.id: sum(nb.late_submission_penalty or 0 for nb in s.notebooks) for s in submissions
+                if any(nb.late_submission_penalty for nb in s.notebooks)}

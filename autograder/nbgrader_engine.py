@@ -11,8 +11,9 @@
 - **validate** (`nbgrader validate`, the Validate button): `SandboxedValidator` runs `autograder check` (the
   public checks, in the sandbox) and says that hidden graders decide the grade. nbgrader's Validator has no
   configurable steps, so `configure` puts this class where nbgrader's apps look it up.
-- **generate_feedback**: `StudentSafeOutputs` strips tracebacks and host paths from what students get;
-  our instructor-only record (result.json) is in `CourseDirectory.ignore`, so nbgrader never copies it.
+- **generate_feedback**: `StudentSafeOutputs` strips tracebacks and host paths from what students get and
+  `AddVerdicts` adds the summary and verdict boxes `autograder feedback` shows (the same page); our
+  instructor-only record (result.json) is in `CourseDirectory.ignore`, so nbgrader never copies it.
 - **nbgrader's own execution** (`Execute`) names a kernel that does not exist: any nbgrader step that would
   run a notebook outside the sandbox fails loudly instead.
 - a local **exchange** root (`exchange/` in the course) for release_feedback and fetch_feedback.
@@ -39,6 +40,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.validator import Validator
 
 from .config import Config, find_course_root, load_config
+from .results import autograded_folder, executed_path
 from .text import safe_text
 
 # What nbgrader never copies (release, autograded -> feedback, exchange): editor and build clutter, our
@@ -65,7 +67,7 @@ def configure(c, course_root: str | os.PathLike) -> None:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
-    c.GenerateFeedback.preprocessors = [StudentSafeOutputs, GetGrades, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [StudentSafeOutputs, GetGrades, AddVerdicts, CSSHTMLHeaderPreprocessor]
     c.Exchange.root = str(root / "exchange")
     try:
         (root / "exchange").mkdir(exist_ok=True)  # nbgrader's exchange must exist before its first use
@@ -167,8 +169,7 @@ class SandboxedAutograde(NbGraderPreprocessor):
             self.log.warning("%s/%s cannot be graded: %s", student, lesson, outcome.error)
         else:
             self.log.info("%s/%s: %g / %g", student, lesson, outcome.result.score, outcome.result.max_score)
-        executed = config.course_root / "autograded" / student / lesson / f"{lesson}.ipynb"
-        return nbformat.read(executed, as_version=4), resources
+        return nbformat.read(executed_path(config.course_root, lesson, student), as_version=4), resources
 
 
 def publish_autograded(config: Config, lesson: str, student: str, result, reason: str = "") -> None:
@@ -176,7 +177,7 @@ def publish_autograded(config: Config, lesson: str, student: str, result, reason
     nbgrader's autograde copies from the submission (timestamp.txt, submission_secret.txt; never weights
     or anything in IGNORE), and, for a submission that could not be graded, the released notebook headed
     by the reason, so that formgrader lists it and says why."""
-    target = config.course_root / "autograded" / student / lesson
+    target = autograded_folder(config.course_root, lesson, student)
     copy_submission_files(config.course_root / "submitted" / student / lesson, target)
     if result is None:
         notebook = target / f"{lesson}.ipynb"
@@ -237,28 +238,53 @@ def scrub(text: str, paths: list[str]) -> str:
     return re.sub(r"Traceback \(most recent call last\):(\n[ \t].*)*\n?", "", text)
 
 
+def make_cell_student_safe(cell: NotebookNode, paths: list[str]) -> NotebookNode:
+    """Return the cell with only nbgrader's metadata and outputs a student may see: their outputs, error
+    names and messages, but no traceback frames and no host paths."""
+    cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("nbgrader", "tags")}
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":  # its name and message only, as the last line of a traceback
+            output.evalue = scrub(str(output.get("evalue", "")), paths)
+            output.traceback = [f"{output.get('ename', 'Error')}: {output.evalue}"]
+        elif output.output_type == "stream":
+            output.text = scrub(output.text, paths)
+        elif "data" in output:
+            for mime in ("text/plain", "text/html", "text/markdown", "text/latex"):
+                if isinstance(output.data.get(mime), str):
+                    output.data[mime] = scrub(output.data[mime], paths)
+    return cell
+
+
+def make_student_safe(nb: NotebookNode, paths: list[str]) -> NotebookNode:
+    """Return the notebook with nbgrader's metadata only and every cell made student-safe."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    for cell in nb.cells:
+        make_cell_student_safe(cell, paths)
+    return nb
+
+
 class StudentSafeOutputs(NbGraderPreprocessor):
-    """generate_feedback's first step on this course: a student's feedback keeps their outputs and error
-    names and messages, but no traceback frames, no host paths and no metadata beyond nbgrader's."""
+    """generate_feedback's first step on this course: `make_student_safe` (see there)."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        self._paths = host_paths(_course_root(self))
-        nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
-        return super().preprocess(nb, resources)
+        return make_student_safe(nb, host_paths(_course_root(self))), resources
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
-        cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("nbgrader", "tags")}
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                output.traceback = []
-                output.evalue = scrub(str(output.get("evalue", "")), self._paths)
-            elif output.output_type == "stream":
-                output.text = scrub(output.text, self._paths)
-            elif "data" in output:
-                for mime in ("text/plain", "text/html", "text/markdown", "text/latex"):
-                    if isinstance(output.data.get(mime), str):
-                        output.data[mime] = scrub(output.data[mime], self._paths)
-        return cell, resources
+
+class AddVerdicts(NbGraderPreprocessor):
+    """generate_feedback's step after GetGrades on this course: the summary and a verdict box after each answer
+    from the student's stored-result record (`feedback.add_verdicts`, as `autograder feedback` adds them), so
+    the two commands give the same page. Scores stay GetGrades' (the gradebook: a person's grades count)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from .feedback import add_verdicts, lesson_facts
+        from .results import read_stored, stored_path
+
+        root, lesson, student = _course_root(self), resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
+        path = stored_path(root, lesson, student)
+        if path.is_file():
+            nb = add_verdicts(nb, read_stored(path), lesson_facts(root, lesson),
+                              resources["nbgrader"].get("late_penalty") or 0.0)
+        return nb, resources
 
 
 # -------------------------------------------------------------------------------------------- validate

@@ -6,7 +6,9 @@ result.json files written by older versions."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from .text import safe_text
@@ -100,3 +102,93 @@ def _make_text_safe(result: object, *names: str) -> None:
     """Replace the named text fields of a frozen result by their `safe_text`."""
     for name in names:
         object.__setattr__(result, name, safe_text(getattr(result, name)))
+
+
+# ------------------------------------------------------------------------------ the stored-result record
+
+RESULT_FILE = "result.json"  # instructor-only: nbgrader_config.py lists it in CourseDirectory.ignore
+
+
+def autograded_folder(course_root: Path, lesson: str, student: str) -> Path:
+    """Return autograded/<student>/<lesson>/: the stored record, the executed notebook, nbgrader's files."""
+    return course_root / "autograded" / student / lesson
+
+
+def stored_path(course_root: Path, lesson: str, student: str) -> Path:
+    """Return where a submission's stored-result record lives."""
+    return autograded_folder(course_root, lesson, student) / RESULT_FILE
+
+
+def executed_path(course_root: Path, lesson: str, student: str) -> Path:
+    """Return where a submission's executed notebook lives (nbgrader's autograded copy)."""
+    return autograded_folder(course_root, lesson, student) / f"{lesson}.ipynb"
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """One submission's grade as `autograde` stores it (autograded/<student>/<lesson>/result.json) and
+    feedback, report, gradebook and watch read it back: the only shape of that file.
+
+    `result` is None when the submission could not be graded (`error` says why) or when the record itself
+    could not be read (`fingerprint` is then "", so the submission is graded again). Instructor-only: the
+    fingerprints, run seed and `result.details` never go to students."""
+
+    student: str
+    lesson: str
+    fingerprint: str  # content hash of the submission it judged ("" when unreadable)
+    result: SubmissionResult | None
+    error: str = ""  # why it was not graded (for the student: never grader internals)
+    graders: str = ""  # seeds.graders_fingerprint of what judged it ("" in records older than it)
+    run_seed: int | None = None  # autograde --seed, when hidden inputs came from a run seed
+    internal: bool = False  # our failure, not the student's: never stored by autograde, kept for old records
+
+    def __post_init__(self) -> None:
+        _make_text_safe(self, "student", "lesson", "error")
+
+    @property
+    def readable(self) -> bool:
+        """Return True unless the record could not be read back."""
+        return bool(self.fingerprint)
+
+    def to_json(self) -> dict:
+        """Return the record as stored in result.json."""
+        return {"student": self.student, "lesson": self.lesson, "fingerprint": self.fingerprint,
+                "graders": self.graders, "run_seed": self.run_seed,
+                "result": self.result.to_json() if self.result else None, "error": self.error,
+                "internal": self.internal}
+
+    @classmethod
+    def from_json(cls, data: dict, student: str = "", lesson: str = "") -> "StoredResult":
+        """Return the record read back from `to_json` output (KeyError, TypeError or ValueError when it is not);
+        `student` and `lesson` fill in records that do not name them."""
+        result = SubmissionResult.from_json(data["result"]) if data.get("result") else None
+        seed = data.get("run_seed")
+        return cls(str(data.get("student") or student), str(data.get("lesson") or lesson), str(data["fingerprint"]),
+                   result, str(data.get("error") or ""), str(data.get("graders") or ""),
+                   None if seed is None else int(seed), bool(data.get("internal", False)))
+
+
+def read_stored(path: Path) -> StoredResult:
+    """Return the record in `path` (autograded/<student>/<lesson>/result.json); one that cannot be read is
+    an unreadable record whose error says why, never an exception."""
+    student, lesson = path.parent.parent.name, path.parent.name
+    try:
+        return StoredResult.from_json(json.loads(path.read_text()), student, lesson)
+    except (OSError, ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+        return StoredResult(student, lesson, "", None, f"its stored grade could not be read ({type(exc).__name__})")
+
+
+def write_stored(course_root: Path, record: StoredResult) -> Path:
+    """Write the record atomically (a crash leaves the old one or the new one, never half); return its path."""
+    path = stored_path(course_root, record.lesson, record.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record.to_json(), indent=1))
+    os.replace(temporary, path)
+    return path
+
+
+def stored_results(course_root: Path, lesson: str) -> dict[str, StoredResult]:
+    """Return every stored record of a lesson by student (sorted), readable or not."""
+    paths = sorted((course_root / "autograded").glob(f"*/{lesson}/{RESULT_FILE}"))
+    return {record.student: record for record in map(read_stored, paths)}

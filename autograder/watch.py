@@ -408,11 +408,11 @@ class Watcher:
     def _write_resync(self, work: Pending) -> Stored:
         """In the store: a submission graded before this session: re-sync its gradebook row, and write its
         feedback page where it is missing or older than its grade."""
-        from .feedback import write_feedback
+        from .feedback import feedback_path, write_feedback
 
         student = work.submission.student
         done = resync(self.config, self.lesson.name, work)
-        page = self.config.course_root / "feedback" / student / self.lesson.name / f"{self.lesson.name}.html"
+        page = feedback_path(self.config.course_root, self.lesson.name, student)
         stored = result_path(self.config, self.lesson.name, student)
         try:
             if not page.is_file() or page.stat().st_mtime < stored.stat().st_mtime:
@@ -514,6 +514,10 @@ def run_watch(config: Config, lesson: str, console, workers: int | None = None, 
                f"Dask LocalCluster, {workers or default_workers()} workers" if scheduler else
                f"{workers or default_workers()} local workers")
     watcher = Watcher(config, lesson, workers, scheduler, settle=settle)
+    from .notebook_page import page_renderer
+
+    page_renderer()  # nbconvert's templates load now, not on the first student's page (not in a thread: nbgrader's
+    # and nbconvert's packages import in cycles, which break when two threads import them at once)
     with Live(Text(f"watch {lesson}: starting ({backend}) …"), console=console, refresh_per_second=4,
               transient=False, redirect_stdout=False, redirect_stderr=False) as live:
         shown, ready = [0.0], [False]

@@ -174,8 +174,8 @@ def leaks(root: Path, files: list[Path]) -> list[str]:
         secrets |= {state["fingerprint"], state["graders"]}
         if state["result"]:
             secrets |= {str(state["result"]["seed"]), *state["result"].get("details", {}).values()} - {""}
-    hidden = set(re.findall(r"def (test_\w+)", "".join(
-        p.read_text() for p in (ROOT / "autograder" / "graders" / LESSON).glob("test_*.py"))))
+    hidden = set(re.findall(r"def (test_\w+)", "".join(p.read_text() for p in get_lesson(ROOT, LESSON).grader_files)))
+    assert hidden, "no hidden test names found: the leak scan would not look for them"
     host = {str(ROOT), str(root), str(Path(sys.prefix)), str(Path.home())}
     typed = "".join(p.read_text(errors="replace") for p in root.glob(f"submitted/*/{LESSON}/*.ipynb"))
     found = []
@@ -199,6 +199,8 @@ def test_feedback_through_nbgrader_leaks_nothing_and_reaches_the_exchange(course
     assert leaks(root, written) == []
     carol = (root / "feedback" / "carol" / LESSON / f"{LESSON}.html").read_text()
     assert "could not be graded" in carol and "not a notebook" in carol
+    dave = (root / "feedback" / "dave" / LESSON / f"{LESSON}.html").read_text()  # nbgrader's own page
+    assert dave.count('class="verdict verdict-') == 11 and "sqrt_b_cubed: 0 / 1 points, not yet right" in dave
 
 
 def test_a_student_fetches_feedback_through_the_course_exchange(course):
