@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import json
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +16,7 @@ from .config import Config
 from .course import Lesson, get_lesson, lesson_grade_ids
 from .execute import Execution, StepOutcome, execute, plan_steps
 from .notebook import NotebookError, grade_id, lesson_of, read_notebook, restore_locked_cells, skip_ids
-from .pytest_plugin import OutcomeCollector
+from .pytest_plugin import GradingSession, OutcomeCollector, ProvidedSession
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import SandboxUnavailableError, bubblewrap_available
 from .seeds import hidden_seed
@@ -27,9 +25,6 @@ from .warm import warm_sandbox
 UNSANDBOXED = "none (UNSANDBOXED: student code ran without isolation)"
 UNSANDBOXED_NOTE = ("UNSANDBOXED: this submission ran without bubblewrap isolation (allow_unsandboxed = true); "
                     "its code could read and change anything the grading user can")
-
-
-OUT_OF_NOTEBOOK_TIME = "the notebook ran out of time here"  # execute.py's message for the step the budget ended
 
 
 class GraderError(RuntimeError):
@@ -52,11 +47,10 @@ class Probed:
 def executed_notebook(probed: Probed) -> NotebookNode:
     """Return the executed notebook: each run cell with its captured output and the student's error."""
     nb = copy.deepcopy(probed.notebook)
-    outcomes = probed.execution.outcomes
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        outcome = outcomes.get(f"answer-{grade_id(cell)}") or outcomes.get(f"cell-{index}")
+        outcome = probed.execution.answer(grade_id(cell)) or probed.execution.cell(index)
         cell.outputs = []
         if outcome is None:
             continue
@@ -154,21 +148,22 @@ def probe_submission(notebook: Path, config: Config, lesson: str | None = None, 
                                          {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises})
     records = {}
     for exercise in the_lesson.exercises:
-        outcome = execution.outcomes[f"probe-{exercise.id}"]
+        outcome = execution.probe(exercise.id)
         records[exercise.id] = {"status": outcome.status, "data": outcome.data}
     return Probed(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes), nb)
+
+
+def grading_session(probed: Probed, config: Config) -> GradingSession:
+    """Return what the hidden graders judge of a probed submission."""
+    return GradingSession(probed.lesson.name, probed.seed, probed.inputs, probed.records, config.course_root)
 
 
 def run_graders(probed: Probed, config: Config) -> list[dict]:
     """Return one record per hidden test (exercise, weight, outcome, feedback), from pytest."""
     collector = OutcomeCollector()
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-        records_file = Path(tmp) / "records.json"
-        records_file.write_text(json.dumps({"lesson": probed.lesson.name, "seed": probed.seed, "inputs": probed.inputs,
-                                            "records": probed.records, "course_root": str(config.course_root)}))
-        code = pytest.main([str(probed.lesson.grader_dir), "--probe-records", str(records_file),
-                            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception", "--rootdir", str(config.course_root)],
-                           plugins=[collector])
+    code = pytest.main([str(probed.lesson.grader_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
+                        "-p", "no:unraisableexception", "--rootdir", str(config.course_root)],
+                       plugins=[collector, ProvidedSession(grading_session(probed, config))])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"the hidden graders of {probed.lesson.name} could not run (pytest exit code {int(code)})")
     broken = [r["detail"] for r in collector.records if r.get("internal")]
@@ -181,7 +176,7 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
                    tests: list[dict], cell_timeout: float) -> ExerciseResult:
     """Return one exercise's grade from its answer cell, its probe and its hidden tests."""
     fail = lambda outcome, feedback, detail="": ExerciseResult(exercise, outcome, 0.0, points, feedback, detail)
-    if answer is not None and answer.status == "timeout" and answer.message == OUT_OF_NOTEBOOK_TIME:
+    if answer is not None and answer.status == "timeout" and answer.ran_out_of == "notebook":
         return fail("timeout", "Your answer cell was still running when the notebook's total time ran out, "
                                "and was stopped.", answer.message)
     if answer is not None and answer.status == "timeout":
@@ -238,16 +233,15 @@ def grade_submission(notebook: Path, config: Config, lesson: str | None = None, 
     results = []
     for exercise in probed.lesson.exercises:
         mine = [t for t in tests if t["exercise"] == exercise.id]
-        results.append(score_exercise(exercise.id, exercise.points, probed.execution.outcomes[f"probe-{exercise.id}"],
-                                      probed.execution.outcomes.get(f"answer-{exercise.id}"), mine,
-                                      config.limits.cell_timeout))
+        results.append(score_exercise(exercise.id, exercise.points, probed.execution.probe(exercise.id),
+                                      probed.execution.answer(exercise.id), mine, config.limits.cell_timeout))
     runs = probed.execution.runs
     timings = {"sandbox_start": round(probed.execution.preload_seconds, 3),
                "execution": round(probed.execution.wall_seconds, 3),
                "grading": round(time.monotonic() - executed, 3),
                "total": round(time.monotonic() - started, 3), "sandbox_runs": len(runs)}
     notes = list(probed.notes)
-    notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run ({o.message})" for sid, o in
+    notes += [f"{sid.label} was skipped on a re-run ({o.message})" for sid, o in
               probed.execution.outcomes.items() if o.status in ("timeout", "crashed", "interfered") and o.message]
     if probed.execution.limits_note:
         notes.append(probed.execution.limits_note)
