@@ -38,6 +38,11 @@ class Lesson:
         return self.root / "solutions" / f"{self.name}.py"
 
     @property
+    def cell_times_file(self) -> Path:
+        """The reference's CPU seconds per step, recorded by `validate` (each step's time budget comes from it)."""
+        return self.root / "lessons" / self.name / "cell_times.json"
+
+    @property
     def grader_dir(self) -> Path:
         return Path(__file__).parent / "graders" / self.name
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 from nbformat import NotebookNode
 
+from .budgets import StepBudget, cell_key, probe_key
 from .config import Config
 from .notebook import cell_index, grade_id, is_skipped
 from .protocol import JobProtocol, ProtocolViolation, StepEnd
@@ -66,14 +67,21 @@ class Step:
     id: StepId
     source: str = ""
     inputs: dict = field(default_factory=dict)
+    key: str = ""  # what the reference's time for this step is recorded under (budgets.py)
+    budget: StepBudget | None = None  # None: the configured cell timeout, wall clock only
 
     @property
     def kind(self) -> Literal["cell", "probe"]:
         return "probe" if self.id.kind == "probe" else "cell"
 
-    def job(self, timeout: float) -> dict:
+    def limit(self, cell_timeout: float) -> StepBudget:
+        """Return how long this step may run."""
+        return self.budget or StepBudget(None, cell_timeout)
+
+    def job(self, cell_timeout: float) -> dict:
         body = {"source": self.source} if self.kind == "cell" else {"exercise": self.id.key, "inputs": self.inputs}
-        return {"id": str(self.id), "kind": self.kind, "timeout": timeout, **body}
+        limit = self.limit(cell_timeout)
+        return {"id": str(self.id), "kind": self.kind, "timeout": limit.wall, "cpu_timeout": limit.cpu, **body}
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ class StepOutcome:
     message: str = ""
     data: object = None
     ran_out_of: TimeLimit | None = None  # for a timeout: the step's own budget, or the notebook's
+    budget: StepBudget | None = None  # the step's own budget, when it ran out of it
+    cpu_seconds: float = 0.0  # as the sandbox reported it (trusted only for the reference's record)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,16 @@ class Execution:
     preload_seconds: float
     wall_seconds: float
     limits_note: str = ""  # where limits could not be set for the sandbox as a whole
+    steps: tuple[Step, ...] = ()
+
+    def cpu_seconds_by_key(self) -> dict[str, float]:
+        """Return the CPU seconds of every step that ran to its end, by the key budgets are recorded under."""
+        seconds: dict[str, float] = {}
+        for step in self.steps:
+            outcome = self.outcomes.get(step.id)
+            if step.key and outcome is not None and outcome.status in ("ok", "error", "missing"):
+                seconds[step.key] = max(seconds.get(step.key, 0.0), outcome.cpu_seconds)
+        return seconds
 
     def probe(self, exercise: str) -> StepOutcome:
         """Return the outcome of an exercise's probe (every planned probe has one)."""
@@ -112,8 +132,10 @@ class Execution:
         return None if index is None else self.outcomes.get(StepId.cell(index))
 
 
-def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[str]) -> list[Step]:
-    """Return the steps for a notebook: its code cells, with each exercise's probe after its anchor cell."""
+def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[str],
+               budget_of: Callable[[str], StepBudget | None] = lambda key: None) -> list[Step]:
+    """Return the steps for a notebook: its code cells, with each exercise's probe after its anchor cell,
+    each step with the budget `budget_of` gives its key."""
     anchors: dict[int, list[str]] = {}
     unanchored = []
     for exercise in probe_inputs:
@@ -126,17 +148,22 @@ def plan_steps(nb: NotebookNode, probe_inputs: dict[str, dict], skip_ids: set[st
             gid = grade_id(cell)
             name = StepId.answer(gid) if gid in probe_inputs and gid not in answered else StepId.cell(index)
             answered.add(gid)
-            steps.append(Step(name, source=cell.source))
+            steps.append(Step(name, source=cell.source, key=cell_key(cell), budget=budget_of(cell_key(cell))))
         for exercise in anchors.get(index, []):
-            steps.append(Step(StepId.probe(exercise), inputs=probe_inputs[exercise]))
-    steps += [Step(StepId.probe(e), inputs=probe_inputs[e]) for e in unanchored]
+            steps.append(_probe_step(exercise, probe_inputs[exercise], budget_of))
+    steps += [_probe_step(e, probe_inputs[e], budget_of) for e in unanchored]
     return steps
 
 
-def _outcome(end: StepEnd) -> StepOutcome:
+def _probe_step(exercise: str, inputs: dict, budget_of: Callable[[str], StepBudget | None]) -> Step:
+    return Step(StepId.probe(exercise), inputs=inputs, key=probe_key(exercise), budget=budget_of(probe_key(exercise)))
+
+
+def _outcome(end: StepEnd, step: Step) -> StepOutcome:
     status = "timeout" if end.status in ("interrupted", "timeout") else end.status
-    return StepOutcome(status, end.seconds, end.output, end.error, end.message, end.data,
-                       "step" if status == "timeout" else None)
+    ran_out = status == "timeout"
+    return StepOutcome(status, end.seconds, end.output, end.error, end.message, end.data, "step" if ran_out else None,
+                       step.budget if ran_out else None, end.cpu_seconds)
 
 
 def _run_once(steps: list[Step], skip: dict[StepId, StepOutcome], job: dict, warm: WarmSandbox,
@@ -146,6 +173,7 @@ def _run_once(steps: list[Step], skip: dict[StepId, StepOutcome], job: dict, war
     crashed or interfered with it (None if none) and, if the job broke the protocol, how."""
     limits = config.limits
     todo = [s for s in steps if s.id not in skip]
+    planned = {s.id: s for s in todo}
     protocol = JobProtocol(secrets.token_hex(8), [s.id for s in todo], job["output_cap"], job["output_total"])
     run = warm.run({**job, "id": protocol.job_id, "steps": [s.job(limits.cell_timeout) for s in todo]}, files)
     current, last = None, None
@@ -157,17 +185,19 @@ def _run_once(steps: list[Step], skip: dict[StepId, StepOutcome], job: dict, war
                 culprit = None if protocol.state == "done" else current or (START_UP if protocol.state == "new" else last)
                 return run.finish(), culprit, ""
             kind, payload = protocol.accept(line)
+            wait = limits.cell_timeout
             if kind == "start":
                 current = payload
+                wait = planned[payload].limit(limits.cell_timeout).wall  # the sandbox interrupts it by then
             elif kind == "end":
-                outcomes[payload.id] = _outcome(payload)
+                outcomes[payload.id] = _outcome(payload, planned[payload.id])
                 current, last = None, payload.id
             elif kind == "done":
                 step_deadline = time.monotonic() + limits.grace  # the job must now end by itself
                 continue
             elif kind == "runner-error":
                 run.failure = payload
-            step_deadline = time.monotonic() + limits.cell_timeout + limits.grace
+            step_deadline = time.monotonic() + wait + limits.grace
     except TimeoutError:
         run.kill()
         culprit = None if protocol.state == "done" else current or (START_UP if protocol.state == "new" else last)
@@ -218,7 +248,8 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
             suspected.add(culprit)  # the whole sandbox died: maybe not this step's doing; once more, fresh
             continue
         why = "it ignored the interrupt at its time limit" if hung else _describe_exit(run)
-        skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=why, ran_out_of="step" if hung else None)
+        skip[culprit] = StepOutcome("timeout" if hung else "crashed", message=why, ran_out_of="step" if hung else None,
+                                    budget=next((s.budget for s in steps if s.id == culprit), None) if hung else None)
     outcomes.update(skip)
     if culprit == START_UP:
         for step in steps:
@@ -229,7 +260,7 @@ def execute(steps: list[Step], job: dict, files: dict[str, Path], config: Config
                             if over_time else StepOutcome("crashed", message="the process ended here"))
     for step in steps:
         outcomes.setdefault(step.id, StepOutcome("not_run", message="not reached: an earlier cell used up the notebook's time"))
-    return Execution(outcomes, tuple(runs), start_seconds, time.monotonic() - started, limits_note)
+    return Execution(outcomes, tuple(runs), start_seconds, time.monotonic() - started, limits_note, tuple(steps))
 
 
 def _describe_exit(run: SandboxRun) -> str:

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
+from .budgets import budget_for, read_cell_times
 from .config import Config
 from .course import Lesson, get_lesson, lesson_grade_ids
 from .execute import Execution, StepOutcome, execute, plan_steps
@@ -107,12 +108,15 @@ def open_submission(notebook: Path, config: Config, lesson: str | None = None) -
 
 
 def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Config,
-                 probe_inputs: dict[str, dict]) -> tuple[Execution, list[str]]:
-    """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files."""
+                 probe_inputs: dict[str, dict], budgeted: bool = True) -> tuple[Execution, list[str]]:
+    """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files.
+    Each step runs within the budget derived from the reference's time for it (`budgeted`), else within
+    the configured cell timeout."""
     require_sandbox(config)
     grader = lesson.grader
     files, notes = submitted_files(Path(notebook), grader.SUBMITTED_FILES, config.limits.max_weight_file_mb)
-    steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
+    times = read_cell_times(lesson.cell_times_file) if budgeted else {}
+    steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released), lambda key: budget_for(key, times, config.limits))
     job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10,
            "output_total": config.limits.output_total_kb << 10}
     return execute(steps, job, files, config, *sandbox_spec(lesson), while_starting=lambda: warm_up_judge(lesson)), notes
@@ -139,13 +143,15 @@ def warm_up_judge(lesson: Lesson) -> None:
     importlib.import_module(f"autograder.sandboxed.probes.{lesson.name}")
 
 
-def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> Probed:
-    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
+def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
+                     budgeted: bool = True) -> Probed:
+    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable);
+    without `budgeted`, every step may take the configured cell timeout (to measure the reference)."""
     the_lesson, nb, notes = open_submission(notebook, config, lesson)
     seed = hidden_seed(config.course_root, the_lesson.name, "") if seed is None else seed
     inputs = the_lesson.grader.hidden_inputs(seed)
     execution, file_notes = run_notebook(the_lesson, nb, notebook, config,
-                                         {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises})
+                                         {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises}, budgeted)
     records = {}
     for exercise in the_lesson.exercises:
         outcome = execution.probe(exercise.id)
@@ -180,8 +186,7 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
         return fail("timeout", "Your answer cell was still running when the notebook's total time ran out, "
                                "and was stopped.", answer.message)
     if answer is not None and answer.status == "timeout":
-        return fail("timeout", f"Your answer cell did not finish within {cell_timeout:.0f} s (an endless loop?) "
-                               "and was stopped.", answer.message)
+        return fail("timeout", "Your answer cell " + _overran(answer, cell_timeout) + " and was stopped.", answer.message)
     if answer is not None and answer.status == "crashed":
         return fail("error", f"Your answer cell ended the Python process ({answer.message}); it was skipped.")
     if answer is not None and answer.status == "interfered":
@@ -201,8 +206,8 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
         return fail("error", f"Calling your code raised {error.get('ename', 'an error')}: "
                              f"{error.get('evalue', '')[:300]}".rstrip(": ") + ".", error.get("summary", ""))
     if probe.status in ("timeout", "not_run"):
-        return fail("timeout", probe.message or f"Your code did not finish within {cell_timeout:.0f} s when the "
-                                                "grader called it.")
+        return fail("timeout", probe.message or f"Your code {_overran(probe, cell_timeout)} when the grader called it, "
+                                                "and was stopped.")
     if probe.status != "ok":
         return fail("error", f"Grading your code ended the Python process ({probe.message}).")
     if not tests:
@@ -219,12 +224,34 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
     return ExerciseResult(exercise, "failed", score, points, " ".join(failing[:3]) or "Some checks failed.", detail)
 
 
+def _overran(outcome: StepOutcome, cell_timeout: float) -> str:
+    """Return how a step that timed out overran its budget, in words for the student."""
+    budget = outcome.budget
+    if budget is None or budget.cpu is None:
+        return f"did not finish within {cell_timeout:.0f} s (an endless loop?)"
+    return (f"ran far longer than it should and did not finish: it was stopped after {budget.cpu:.0f} s of computing "
+            f"or {budget.wall:.0f} s in all, many times what this step needs (an endless loop?)")
+
+
 def grade_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
                      executed_to: Path | None = None) -> SubmissionResult:
     """Return the grade of one submitted notebook (raises NotebookError for input that cannot be graded);
     with `executed_to`, also write the executed notebook there."""
     started = time.monotonic()
-    probed = probe_submission(notebook, config, lesson, seed)
+    return judge_submission(probe_submission(notebook, config, lesson, seed), config, started, executed_to)
+
+
+def measure_submission(notebook: Path, config: Config, lesson: str | None = None,
+                       seed: int | None = None) -> tuple[SubmissionResult, dict[str, float]]:
+    """Return the grade of a notebook run without step budgets (the reference, for `validate`) and the
+    CPU seconds of each of its steps, by the key budgets are recorded under."""
+    started = time.monotonic()
+    probed = probe_submission(notebook, config, lesson, seed, budgeted=False)
+    return judge_submission(probed, config, started), probed.execution.cpu_seconds_by_key()
+
+
+def judge_submission(probed: Probed, config: Config, started: float, executed_to: Path | None = None) -> SubmissionResult:
+    """Return the grade of a probed submission: hidden graders run, each exercise scored, notes gathered."""
     executed = time.monotonic()
     if executed_to:
         Path(executed_to).parent.mkdir(parents=True, exist_ok=True)

@@ -127,6 +127,7 @@ class StepEnd:
     error: dict = field(default_factory=dict)
     message: str = ""
     data: object = None
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -179,4 +180,4 @@ class JobProtocol:
             output, self.dropped_output = output[:room] + note, True
         self.kept_output += len(output)
         return StepEnd(step_id, status, _number(message, "seconds"), output, _error(message),
-                       _text(message, "message", 1000), safe_data(message.get("data")))
+                       _text(message, "message", 1000), safe_data(message.get("data")), _number(message, "cpu_seconds"))
