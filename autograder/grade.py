@@ -136,11 +136,19 @@ def start_sandbox(lesson: Lesson, config: Config) -> float:
 
 
 def warm_up_judge(lesson: Lesson) -> None:
-    """Import what the judge needs (torch, the reference solutions, the graders) while a sandbox starts."""
+    """Import what the judge needs (torch, the reference solutions, the probes, the graders' test modules
+    through a first pytest collection) while a sandbox starts."""
     import torch  # noqa: F401  (reference probes run on torch)
 
     lesson.solutions()
     importlib.import_module(f"autograder.sandboxed.probes.{lesson.name}")
+    pytest.main([*judge_arguments(lesson), "--collect-only"])  # the modules stay imported for every later session
+
+
+def judge_arguments(lesson: Lesson) -> list[str]:
+    """Return the pytest arguments of a judge session over the lesson's hidden graders."""
+    return [str(lesson.grader_dir), "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception",
+            "--rootdir", str(lesson.root)]
 
 
 def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
@@ -167,9 +175,7 @@ def grading_session(probed: Probed, config: Config) -> GradingSession:
 def run_graders(probed: Probed, config: Config) -> list[dict]:
     """Return one record per hidden test (exercise, weight, outcome, feedback), from pytest."""
     collector = OutcomeCollector()
-    code = pytest.main([str(probed.lesson.grader_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
-                        "-p", "no:unraisableexception", "--rootdir", str(config.course_root)],
-                       plugins=[collector, ProvidedSession(grading_session(probed, config))])
+    code = pytest.main(judge_arguments(probed.lesson), plugins=[collector, ProvidedSession(grading_session(probed, config))])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"the hidden graders of {probed.lesson.name} could not run (pytest exit code {int(code)})")
     broken = [r["detail"] for r in collector.records if r.get("internal")]
