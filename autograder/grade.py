@@ -192,7 +192,7 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
         return fail("timeout", "Your answer cell was still running when the notebook's total time ran out, "
                                "and was stopped.", answer.message)
     if answer is not None and answer.status == "timeout":
-        return fail("timeout", "Your answer cell " + _overran(answer, cell_timeout) + " and was stopped.", answer.message)
+        return fail("timeout", f"Your answer cell {_overran(answer, cell_timeout)}.", answer.message)
     if answer is not None and answer.status == "crashed":
         return fail("error", f"Your answer cell ended the Python process ({answer.message}); it was skipped.")
     if answer is not None and answer.status == "interfered":
@@ -212,8 +212,7 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
         return fail("error", f"Calling your code raised {error.get('ename', 'an error')}: "
                              f"{error.get('evalue', '')[:300]}".rstrip(": ") + ".", error.get("summary", ""))
     if probe.status in ("timeout", "not_run"):
-        return fail("timeout", probe.message or f"Your code {_overran(probe, cell_timeout)} when the grader called it, "
-                                                "and was stopped.")
+        return fail("timeout", probe.message or f"When the grader called it, your code {_overran(probe, cell_timeout)}.")
     if probe.status != "ok":
         return fail("error", f"Grading your code ended the Python process ({probe.message}).")
     if not tests:
@@ -234,9 +233,9 @@ def _overran(outcome: StepOutcome, cell_timeout: float) -> str:
     """Return how a step that timed out overran its budget, in words for the student."""
     budget = outcome.budget
     if budget is None or budget.cpu is None:
-        return f"did not finish within {cell_timeout:.0f} s (an endless loop?)"
-    return (f"ran far longer than it should and did not finish: it was stopped after {budget.cpu:.0f} s of computing "
-            f"or {budget.wall:.0f} s in all, many times what this step needs (an endless loop?)")
+        return f"did not finish within {cell_timeout:.0f} s (an endless loop?) and was stopped"
+    return (f"did not finish: it ran far longer than it should and was stopped after {budget.cpu:.0f} s of "
+            f"computing ({budget.wall:.0f} s in all), many times what it needs (an endless loop?)")
 
 
 def grade_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
