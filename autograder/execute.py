@@ -41,14 +41,17 @@ class StepId:
 
     @classmethod
     def cell(cls, index: int) -> "StepId":
+        """Return the id of the notebook's code cell at `index`, run as a plain cell."""
         return cls("cell", str(index))
 
     @classmethod
     def answer(cls, exercise: str) -> "StepId":
+        """Return the id of an exercise's answer cell."""
         return cls("answer", exercise)
 
     @classmethod
     def probe(cls, exercise: str) -> "StepId":
+        """Return the id of an exercise's probe."""
         return cls("probe", exercise)
 
     def __str__(self) -> str:
@@ -79,6 +82,7 @@ class Step:
         return self.budget or StepBudget(None, cell_timeout)
 
     def job(self, cell_timeout: float) -> dict:
+        """Return the step as the sandbox's runner reads it (its id as text, its time limits)."""
         body = {"source": self.source} if self.kind == "cell" else {"exercise": self.id.key, "inputs": self.inputs}
         limit = self.limit(cell_timeout)
         return {"id": str(self.id), "kind": self.kind, "timeout": limit.wall, "cpu_timeout": limit.cpu, **body}
