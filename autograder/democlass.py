@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-SHARED = ("source", "release", "solutions", "tests", "data")
+SHARED = ("source", "release", "solutions", "lessons", "tests", "data")
 COPIED = ("nbgrader_config.py", "pyproject.toml")
 
 
