@@ -37,6 +37,7 @@ class BatchItem:
     lesson: str | None = None
     seed: int | None = None
     executed_to: Path | None = None  # where to write the executed notebook
+    measure: bool = False  # run without step budgets and report each step's CPU seconds (the reference)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class BatchOutcome:
     result: SubmissionResult | None
     error: str = ""
     internal: bool = False  # the grader failed, not the submission
+    step_cpu: dict[str, float] | None = None  # for a measured item: CPU seconds per step
 
 
 _ONE_AT_A_TIME = threading.Lock()  # a process has one warm sandbox: a Dask worker's threads take turns
@@ -55,7 +57,7 @@ _ONE_AT_A_TIME = threading.Lock()  # a process has one warm sandbox: a Dask work
 def _grade(item: BatchItem, course_root: str, limits: dict) -> tuple[dict | None, str, bool]:
     from .config import load_config
     from .course import UnknownLessonError, get_lesson
-    from .grade import GraderError, grade_submission, start_sandbox
+    from .grade import GraderError, grade_submission, measure_submission, start_sandbox
     from .notebook import NotebookError
     from .warm import SandboxStartError
 
@@ -66,11 +68,15 @@ def _grade(item: BatchItem, course_root: str, limits: dict) -> tuple[dict | None
             if item.lesson:  # a fresh worker starts its sandbox before importing torch: the two overlap
                 with suppress(UnknownLessonError, SandboxStartError):  # grading below records either
                     started = start_sandbox(get_lesson(config.course_root, item.lesson), config)
-            result = grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed,
-                                      executed_to=item.executed_to)
+            measured = None
+            if item.measure:
+                result, measured = measure_submission(item.notebook, config, lesson=item.lesson, seed=item.seed)
+            else:
+                result = grade_submission(item.notebook, config, lesson=item.lesson, seed=item.seed,
+                                          executed_to=item.executed_to)
             if started:  # the start this submission waited for is part of its latency
                 result.timings.update(sandbox_start=round(started, 3), total=round(result.timings["total"] + started, 3))
-            return result.to_json(), "", False
+            return result.to_json() | ({"step_cpu": measured} if measured is not None else {}), "", False
         except NotebookError as exc:
             return None, str(exc), False
         except GraderError as exc:
@@ -144,7 +150,8 @@ def _outcome(item: BatchItem, future) -> BatchOutcome:
         data, error, internal = future.result()
     except Exception as exc:  # the worker process itself died (killed, out of memory), past any retries
         data, error, internal = None, f"grading worker died: {type(exc).__name__}: {exc}", True
-    return BatchOutcome(item.key, SubmissionResult.from_json(data) if data else None, error, internal)
+    measured = data.pop("step_cpu", None) if data else None
+    return BatchOutcome(item.key, SubmissionResult.from_json(data) if data else None, error, internal, measured)
 
 
 class Grader:

@@ -28,8 +28,8 @@ def check_notebook(notebook: Path, config: Config, lesson: str | None = None) ->
     files, _ = submitted_files(Path(notebook), the_lesson.spec.submitted_files, config.limits.max_weight_file_mb)
     lines = []
     for exercise in the_lesson.exercises:
-        answer = execution.outcomes.get(f"cell-{cell_index(nb, exercise.id)}")
-        test = execution.outcomes.get(f"cell-{cell_index(nb, 'test_' + exercise.id)}")
+        answer = execution.cell(cell_index(nb, exercise.id))
+        test = execution.cell(cell_index(nb, "test_" + exercise.id))
         needed = the_lesson.spec.files_by_exercise.get(exercise.id)
         lines.append(_judge_publicly(exercise.id, answer, test, needed if needed and needed not in files else None))
     return the_lesson.name, lines

@@ -12,7 +12,11 @@ class Limits:
     """Resource limits applied to every sandboxed notebook run."""
 
     notebook_timeout: float = 300.0  # wall seconds for the whole notebook, probes included
-    cell_timeout: float = 60.0  # wall seconds for one cell or one probe
+    cell_timeout: float = 60.0  # wall seconds for one cell or one probe, at most (and where no budget is recorded)
+    cell_cpu_multiple: float = 10.0  # a step's CPU budget: this many times the reference's CPU time for it ...
+    cell_cpu_floor: float = 5.0  # ... and at least this many CPU seconds (autograder/budgets.py)
+    cell_wall_multiple: float = 3.0  # a step's wall-clock backstop: this many times its CPU budget ...
+    cell_wall_floor: float = 30.0  # ... and at least this many seconds
     grace: float = 5.0  # extra seconds before a cell that ignores the interrupt is killed
     memory_mb: int = 4096  # for the whole sandbox beyond its warm server (cgroup), and RLIMIT_DATA per process
     processes: int = 256  # for the whole sandbox (cgroup pids), and RLIMIT_NPROC for the sandbox user

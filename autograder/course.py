@@ -73,6 +73,11 @@ class Lesson:
     def solutions_file(self) -> Path:
         return self.root / "solutions" / f"{self.name}.py"
 
+    @property
+    def cell_times_file(self) -> Path:
+        """The reference's CPU seconds per step, recorded by `validate` (each step's time budget comes from it)."""
+        return self.home / "cell_times.json"
+
     @cached_property
     def released(self) -> NotebookNode:
         """Return the released student notebook (the trusted copy of test cells and skip tags)."""

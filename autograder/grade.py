@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import copy
-import json
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -13,11 +11,12 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
+from .budgets import budget_for, read_cell_times
 from .config import Config
 from .course import Lesson, get_lesson, lesson_grade_ids
 from .execute import Execution, StepOutcome, execute, plan_steps
 from .notebook import NotebookError, grade_id, lesson_of, read_notebook, restore_locked_cells, skip_ids
-from .pytest_plugin import OutcomeCollector
+from .pytest_plugin import GradingSession, OutcomeCollector, ProvidedSession
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import SandboxUnavailableError, bubblewrap_available
 from .seeds import hidden_seed
@@ -26,9 +25,6 @@ from .warm import warm_sandbox
 UNSANDBOXED = "none (UNSANDBOXED: student code ran without isolation)"
 UNSANDBOXED_NOTE = ("UNSANDBOXED: this submission ran without bubblewrap isolation (allow_unsandboxed = true); "
                     "its code could read and change anything the grading user can")
-
-
-OUT_OF_NOTEBOOK_TIME = "the notebook ran out of time here"  # execute.py's message for the step the budget ended
 
 
 class GraderError(RuntimeError):
@@ -51,11 +47,10 @@ class ProbedSubmission:
 def executed_notebook(probed: ProbedSubmission) -> NotebookNode:
     """Return the executed notebook: each run cell with its captured output and the student's error."""
     nb = copy.deepcopy(probed.notebook)
-    outcomes = probed.execution.outcomes
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        outcome = outcomes.get(f"answer-{grade_id(cell)}") or outcomes.get(f"cell-{index}")
+        outcome = probed.execution.answer(grade_id(cell)) or probed.execution.cell(index)
         cell.outputs = []
         if outcome is None:
             continue
@@ -112,11 +107,14 @@ def open_submission(notebook: Path, config: Config, lesson: str | None = None) -
 
 
 def run_notebook(lesson: Lesson, nb: NotebookNode, notebook: Path, config: Config,
-                 probe_inputs: dict[str, dict]) -> tuple[Execution, list[str]]:
-    """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files."""
+                 probe_inputs: dict[str, dict], budgeted: bool = True) -> tuple[Execution, list[str]]:
+    """Return the sandboxed execution of a submission (probes for `probe_inputs`) and notes on its files.
+    Each step runs within the budget derived from the reference's time for it (`budgeted`), else within
+    the configured cell timeout."""
     require_sandbox(config)
     files, notes = submitted_files(Path(notebook), lesson.spec.submitted_files, config.limits.max_weight_file_mb)
-    steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released))
+    times = read_cell_times(lesson.cell_times_file) if budgeted else {}
+    steps = plan_steps(nb, probe_inputs, skip_ids(lesson.released), lambda key: budget_for(key, times, config.limits))
     job = {"lesson": lesson.name, "files": sorted(files), "seed": 0, "output_cap": config.limits.output_kb << 10,
            "output_total": config.limits.output_total_kb << 10}
     return execute(steps, job, files, config, *sandbox_spec(lesson), while_starting=lambda: warm_up_judge(lesson),
@@ -138,37 +136,46 @@ def start_sandbox(lesson: Lesson, config: Config) -> float:
 
 
 def warm_up_judge(lesson: Lesson) -> None:
-    """Import what the judge needs (torch, the reference solutions, the graders) while a sandbox starts."""
+    """Import what the judge needs (torch, the reference solutions, the probes, the graders' test modules
+    through a first pytest collection) while a sandbox starts."""
     import torch  # noqa: F401  (reference probes run on torch)
 
     lesson.solutions()
     lesson.probes()
+    pytest.main([*judge_arguments(lesson), "--collect-only"])  # the modules stay imported for every later session
 
 
-def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None) -> ProbedSubmission:
-    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable)."""
+def judge_arguments(lesson: Lesson) -> list[str]:
+    """Return the pytest arguments of a judge session over the lesson's hidden graders."""
+    return [str(lesson.home), "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception",
+            "--rootdir", str(lesson.root)]
+
+
+def probe_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
+                     budgeted: bool = True) -> ProbedSubmission:
+    """Return the probe records of a notebook run in the sandbox (raises NotebookError if ungradable);
+    without `budgeted`, every step may take the configured cell timeout (to measure the reference)."""
     the_lesson, nb, notes = open_submission(notebook, config, lesson)
     seed = hidden_seed(config.course_root, the_lesson.name, "") if seed is None else seed
     inputs = the_lesson.spec.hidden_inputs(seed)
     execution, file_notes = run_notebook(the_lesson, nb, notebook, config,
-                                         {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises})
+                                         {e.id: inputs.get(e.id, {}) for e in the_lesson.exercises}, budgeted)
     records = {}
     for exercise in the_lesson.exercises:
-        outcome = execution.outcomes[f"probe-{exercise.id}"]
+        outcome = execution.probe(exercise.id)
         records[exercise.id] = {"status": outcome.status, "data": outcome.data}
     return ProbedSubmission(the_lesson, seed, inputs, records, execution, tuple(notes + file_notes), nb)
+
+
+def grading_session(probed: ProbedSubmission, config: Config) -> GradingSession:
+    """Return what the hidden graders judge of a probed submission."""
+    return GradingSession(probed.lesson.name, probed.seed, probed.inputs, probed.records, config.course_root)
 
 
 def run_graders(probed: ProbedSubmission, config: Config) -> list[dict]:
     """Return one record per hidden test (exercise, weight, outcome, feedback), from pytest."""
     collector = OutcomeCollector()
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-        records_file = Path(tmp) / "records.json"
-        records_file.write_text(json.dumps({"lesson": probed.lesson.name, "seed": probed.seed, "inputs": probed.inputs,
-                                            "records": probed.records, "course_root": str(config.course_root)}))
-        code = pytest.main([str(probed.lesson.home), "--probe-records", str(records_file),
-                            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception", "--rootdir", str(config.course_root)],
-                           plugins=[collector])
+    code = pytest.main(judge_arguments(probed.lesson), plugins=[collector, ProvidedSession(grading_session(probed, config))])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"the hidden graders of {probed.lesson.name} could not run (pytest exit code {int(code)})")
     broken = [r["detail"] for r in collector.records if r.get("internal")]
@@ -181,12 +188,11 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
                    tests: list[dict], cell_timeout: float) -> ExerciseResult:
     """Return one exercise's grade from its answer cell, its probe and its hidden tests."""
     fail = lambda outcome, feedback, detail="": ExerciseResult(exercise, outcome, 0.0, points, feedback, detail)
-    if answer is not None and answer.status == "timeout" and answer.message == OUT_OF_NOTEBOOK_TIME:
+    if answer is not None and answer.status == "timeout" and answer.ran_out_of == "notebook":
         return fail("timeout", "Your answer cell was still running when the notebook's total time ran out, "
                                "and was stopped.", answer.message)
     if answer is not None and answer.status == "timeout":
-        return fail("timeout", f"Your answer cell did not finish within {cell_timeout:.0f} s (an endless loop?) "
-                               "and was stopped.", answer.message)
+        return fail("timeout", f"Your answer cell {_overran(answer, cell_timeout)}.", answer.message)
     if answer is not None and answer.status == "crashed":
         return fail("error", f"Your answer cell ended the Python process ({answer.message}); it was skipped.")
     if answer is not None and answer.status == "interfered":
@@ -206,8 +212,7 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
         return fail("error", f"Calling your code raised {error.get('ename', 'an error')}: "
                              f"{error.get('evalue', '')[:300]}".rstrip(": ") + ".", error.get("summary", ""))
     if probe.status in ("timeout", "not_run"):
-        return fail("timeout", probe.message or f"Your code did not finish within {cell_timeout:.0f} s when the "
-                                                "grader called it.")
+        return fail("timeout", probe.message or f"When the grader called it, your code {_overran(probe, cell_timeout)}.")
     if probe.status != "ok":
         return fail("error", f"Grading your code ended the Python process ({probe.message}).")
     if not tests:
@@ -224,12 +229,34 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
     return ExerciseResult(exercise, "failed", score, points, " ".join(failing[:3]) or "Some checks failed.", detail)
 
 
+def _overran(outcome: StepOutcome, cell_timeout: float) -> str:
+    """Return how a step that timed out overran its budget, in words for the student."""
+    budget = outcome.budget
+    if budget is None or budget.cpu is None:
+        return f"did not finish within {cell_timeout:.0f} s (an endless loop?) and was stopped"
+    return (f"did not finish: it ran far longer than it should and was stopped after {budget.cpu:.0f} s of "
+            f"computing ({budget.wall:.0f} s in all), many times what it needs (an endless loop?)")
+
+
 def grade_submission(notebook: Path, config: Config, lesson: str | None = None, seed: int | None = None,
                      executed_to: Path | None = None) -> SubmissionResult:
     """Return the grade of one submitted notebook (raises NotebookError for input that cannot be graded);
     with `executed_to`, also write the executed notebook there."""
     started = time.monotonic()
-    probed = probe_submission(notebook, config, lesson, seed)
+    return judge_submission(probe_submission(notebook, config, lesson, seed), config, started, executed_to)
+
+
+def measure_submission(notebook: Path, config: Config, lesson: str | None = None,
+                       seed: int | None = None) -> tuple[SubmissionResult, dict[str, float]]:
+    """Return the grade of a notebook run without step budgets (the reference, for `validate`) and the
+    CPU seconds of each of its steps, by the key budgets are recorded under."""
+    started = time.monotonic()
+    probed = probe_submission(notebook, config, lesson, seed, budgeted=False)
+    return judge_submission(probed, config, started), probed.execution.cpu_seconds_by_key()
+
+
+def judge_submission(probed: ProbedSubmission, config: Config, started: float, executed_to: Path | None = None) -> SubmissionResult:
+    """Return the grade of a probed submission: hidden graders run, each exercise scored, notes gathered."""
     executed = time.monotonic()
     if executed_to:
         Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
@@ -238,16 +265,15 @@ def grade_submission(notebook: Path, config: Config, lesson: str | None = None, 
     results = []
     for exercise in probed.lesson.exercises:
         mine = [t for t in tests if t["exercise"] == exercise.id]
-        results.append(score_exercise(exercise.id, exercise.points, probed.execution.outcomes[f"probe-{exercise.id}"],
-                                      probed.execution.outcomes.get(f"answer-{exercise.id}"), mine,
-                                      config.limits.cell_timeout))
+        results.append(score_exercise(exercise.id, exercise.points, probed.execution.probe(exercise.id),
+                                      probed.execution.answer(exercise.id), mine, config.limits.cell_timeout))
     runs = probed.execution.runs
     timings = {"sandbox_start": round(probed.execution.preload_seconds, 3),
                "execution": round(probed.execution.wall_seconds, 3),
                "grading": round(time.monotonic() - executed, 3),
                "total": round(time.monotonic() - started, 3), "sandbox_runs": len(runs)}
     notes = list(probed.notes)
-    notes += [f"{sid.replace('-', ' ', 1)} was skipped on a re-run ({o.message})" for sid, o in
+    notes += [f"{sid.label} was skipped on a re-run ({o.message})" for sid, o in
               probed.execution.outcomes.items() if o.status in ("timeout", "crashed", "interfered") and o.message]
     if probed.execution.limits_note:
         notes.append(probed.execution.limits_note)

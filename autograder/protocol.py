@@ -120,22 +120,24 @@ def _error(message: dict) -> dict:
 class StepEnd:
     """A step's end as the runner reported it, every field checked and safe."""
 
-    id: str
+    id: object  # the planned step's id, as the caller gave it (never read back from the message)
     status: str
     seconds: float
     output: str = ""
     error: dict = field(default_factory=dict)
     message: str = ""
     data: object = None
+    cpu_seconds: float = 0.0
 
 
 @dataclass
 class JobProtocol:
     """The conversation one job must follow: ready, then start/end per planned step in order, then done.
-    `accept` returns ("ready" | "start" | "end" | "done" | "runner-error", payload) or raises."""
+    `accept` returns ("ready" | "start" | "end" | "done" | "runner-error", payload) or raises. Step ids
+    are any objects whose str() names them on the wire; payloads carry the planned object itself."""
 
     job_id: str
-    step_ids: list[str]
+    step_ids: list
     output_cap: int = 65536  # characters kept per step
     output_total: int = 1 << 20  # characters kept over the whole job; later output is dropped
     state: str = "new"  # new -> ready -> (in-step <-> ready) -> done
@@ -155,10 +157,10 @@ class JobProtocol:
             self.state = "ready"
             return kind, None
         if kind == "start" and self.state == "ready" and self.position < len(self.step_ids) \
-                and message.get("id") == self.step_ids[self.position]:
+                and message.get("id") == str(self.step_ids[self.position]):
             self.state = "in-step"
             return kind, self.step_ids[self.position]
-        if kind == "end" and self.state == "in-step" and message.get("id") == self.step_ids[self.position]:
+        if kind == "end" and self.state == "in-step" and message.get("id") == str(self.step_ids[self.position]):
             self.state = "ready"
             self.position += 1
             return kind, self._end(message, self.step_ids[self.position - 1])
@@ -167,7 +169,7 @@ class JobProtocol:
             return kind, None
         raise ProtocolViolation(f"it sent an unexpected {safe_text(kind, 40)!r} message")
 
-    def _end(self, message: dict, step_id: str) -> StepEnd:
+    def _end(self, message: dict, step_id: object) -> StepEnd:
         status = message.get("status")
         if status not in STEP_STATUSES:
             raise ProtocolViolation("it sent a step end with an unknown status")
@@ -178,4 +180,4 @@ class JobProtocol:
             output, self.dropped_output = output[:room] + note, True
         self.kept_output += len(output)
         return StepEnd(step_id, status, _number(message, "seconds"), output, _error(message),
-                       _text(message, "message", 1000), safe_data(message.get("data")))
+                       _text(message, "message", 1000), safe_data(message.get("data")), _number(message, "cpu_seconds"))

@@ -1,12 +1,14 @@
 """The pytest side of grading: fixtures that hand hidden graders the student's probe data and the
 reference's, and a report hook that turns each test into a scored, student-safe record.
 
-Run as plain pytest (`pytest lessons/LESSON`), the graders judge the lesson's own source
-notebook, executed in the sandbox: instructors check their graders like any test suite."""
+Whoever starts the pytest run says what is judged, by putting a `SessionSource` in the config's stash
+under `GRADING` before the tests run: the engine hands over one submission's probe records (`ProvidedSession`);
+the graders' own conftest, run as plain pytest, grades the lesson's source notebook. Nothing here calls
+back into the engine: data flows one way, from the probes to the judge."""
 from __future__ import annotations
 
-import json
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,11 +67,18 @@ class GradingSession:
         return self._reference[exercise]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("autograder")
-    group.addoption("--probe-records", default=None,
-                    help="JSON of a submission's probe records (written by `autograder grade`); "
-                         "without it the graders judge the lesson's source notebook")
+SessionSource = Callable[[str], GradingSession]  # lesson name -> the session its graders judge
+GRADING = pytest.StashKey[SessionSource]()
+
+
+@dataclass(frozen=True)
+class ProvidedSession:
+    """A pytest plugin object handing the graders one submission's grading session."""
+
+    session: GradingSession
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[GRADING] = lambda lesson: self.session
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,19 +95,12 @@ def exercise_of(item: pytest.Item) -> tuple[str, float]:
 
 @pytest.fixture(scope="module")
 def grading(request: pytest.FixtureRequest) -> GradingSession:
-    """Return this run's grading session: from --probe-records, else grade the source notebook now."""
-    path = request.config.getoption("probe_records")
-    if path:
-        data = json.loads(Path(path).read_text())
-        return GradingSession(data["lesson"], data["seed"], data["inputs"], data["records"], Path(data["course_root"]))
-    from .config import load_config
-    from .course import get_lesson
-    from .grade import probe_submission
-
-    name = Path(request.module.__file__).parent.name  # lessons/<lesson>/test_<lesson>.py
-    config = load_config()
-    probed = probe_submission(get_lesson(config.course_root, name).source_notebook, config, lesson=name)
-    return GradingSession(name, probed.seed, probed.inputs, probed.records, config.course_root)
+    """Return the grading session of this module's lesson, from the run's session source."""
+    source = request.config.stash.get(GRADING, None)
+    if source is None:
+        raise pytest.UsageError("nothing to judge: run the graders through `autograder grade`, or as plain pytest "
+                                "with the graders' conftest")
+    return source(Path(request.module.__file__).parent.name)  # lessons/<lesson>/test_<lesson>.py
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ the submission, the graders or the reference change.
 A student's hidden inputs are drawn from a seed derived from the course secret (created once in
 .autograder/course_secret, never released, never mounted in a sandbox, never in feedback), the lesson and
 the student id. `--seed` still overrides it to reproduce a grade. The graders' fingerprint is a hash of
-everything on the judge's side of a lesson: graders, probes, reference solutions and calibration."""
+everything on the judge's side of a lesson: graders, probes, reference solutions, calibration and the
+reference's recorded step times (each step's time budget comes from them)."""
 from __future__ import annotations
 
 import hashlib
@@ -36,9 +37,9 @@ def hidden_seed(course_root: Path, lesson: str, student: str) -> int:
 
 
 def graders_fingerprint(lesson: Lesson) -> str:
-    """Return a short hash of what judges the lesson: its graders, probes, reference and calibration."""
+    """Return a short hash of what judges the lesson: its graders, probes, reference, calibration and step times."""
     files = [*lesson.judge_files, lesson.solutions_file, Path(__file__).parent / "sandboxed" / "probes" / "common.py",
-             Path(__file__).parent / "judge.py"]
+             Path(__file__).parent / "judge.py", lesson.cell_times_file]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .batch import BatchItem, grade_many
+from .budgets import recheck_cell_times
 from .config import Config
 from .course import Lesson, get_lesson
 from .notebook import cell_index
@@ -78,6 +79,7 @@ class ValidationReport:
     thin_exercises: list[str]
     seconds: float
     reference_reruns: list[SubmissionResult | None] = field(default_factory=list)  # on further random seeds
+    step_budgets: str = ""  # what the recheck of the reference's recorded step times found or did
 
     @property
     def reference_full(self) -> bool:
@@ -152,7 +154,8 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
         for index, mutant in enumerate([None, *catalogue]):
             directory = Path(tmp) / f"{index:03d}"
             directory.mkdir()
-            items.append(BatchItem(str(index), build_submission(lesson, mutant, directory), name, seed))
+            items.append(BatchItem(str(index), build_submission(lesson, mutant, directory), name, seed,
+                                   measure=mutant is None))  # the reference, unbudgeted, times each step
         reruns = []
         for index in range(1, reference_seeds):
             reruns.append(BatchItem(f"rerun-{index}", items[0].notebook, name, seed=secrets.randbits(31)))
@@ -172,8 +175,9 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
     reference, reference_error = outcomes[0].result, outcomes[0].error
     verdicts = [MutantVerdict(m, o.result, o.error) for m, o in zip(catalogue, outcomes[1:])]
     rerun_results = [o.result for o in outcomes[1 + len(catalogue):]]
+    budgets = recheck_cell_times(lesson.cell_times_file, outcomes[0].step_cpu)
     return ValidationReport(name, fresh, leaks, reference, reference_error, verdicts, thin, time.monotonic() - started,
-                            rerun_results)
+                            rerun_results, budgets)
 
 
 def print_report(report: ValidationReport, console: Console) -> None:
@@ -192,6 +196,8 @@ def print_report(report: ValidationReport, console: Console) -> None:
         for e in ref.exercises:
             if e.score < e.max_score:
                 console.print(f"    [red]{e.exercise}[/]: {e.outcome}: {e.feedback} {e.detail[:300]}")
+    if report.step_budgets:
+        console.print(f"  {report.step_budgets}")
     if report.reference_reruns:
         full = [r for r in report.reference_reruns if r is not None and r.score == r.max_score]
         console.print(f"  reference on {len(report.reference_reruns)} more random seeds: "

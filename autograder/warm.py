@@ -139,6 +139,7 @@ class WarmSandbox:
         finally:
             theirs.close()
         self.jobs, self.broken, self.busy = 0, False, False
+        self.cleaning = False  # a job ended and the server's "cleaned" has not been read yet
         self.control.send(setup)
         if while_starting:  # trusted-side warm-up overlaps the sandbox's imports
             while_starting()
@@ -156,7 +157,24 @@ class WarmSandbox:
 
     @property
     def alive(self) -> bool:
+        """True when the sandbox can take the next job: sound, idle, and clean of the last one (this waits
+        for the server's "cleaned", which usually arrived while the grading process judged)."""
+        if self.cleaning and not self.broken and not self.busy:
+            self._settle()
         return not self.broken and not self.busy and self.box.alive
+
+    def _settle(self) -> None:
+        """Read the server's report on cleaning up after the last job; anything but clean ends the sandbox."""
+        self.cleaning = False
+        try:
+            message, fds = self.control.receive(time.monotonic() + REPLY_WAIT)
+        except TimeoutError:
+            message, fds = None, []
+        for fd in fds:
+            os.close(fd)
+        if not message or message.get("type") != "cleaned" or message.get("unclean"):
+            self.broken = True
+            self.box.kill(for_timeout=False)
 
     def run(self, job: dict, files: dict[str, Path]) -> "WarmRun":
         """Start one submission's job (its "id" chosen by the caller) with its submitted files in the inbox."""
@@ -224,8 +242,10 @@ class WarmRun:
 
     def _end(self, record: dict) -> None:
         self.ended = record
-        if not record or record.get("unclean"):  # the server is gone or leaves: never reuse this sandbox
+        if not record:  # the server is gone: never reuse this sandbox
             self.warm.broken = True
+        else:  # it cleans up now; WarmSandbox.alive reads how that went before the next job
+            self.warm.cleaning = True
         self.warm.busy = False
         self.warm.clear_inbox()
 

@@ -33,6 +33,7 @@ def test_a_well_formed_job_is_accepted_and_its_text_made_safe():
 @pytest.mark.parametrize("message", [
     {"type": "end", "job": "j1", "id": "cell-0", "status": "ok", "seconds": "not-a-number"},  # issue 14, item 1
     {"type": "end", "job": "j1", "id": "cell-0", "status": "ok", "seconds": float("nan")},
+    {"type": "end", "job": "j1", "id": "cell-0", "status": "ok", "seconds": 1, "cpu_seconds": -1},
     {"type": "end", "job": "j1", "id": "cell-0", "status": "passed", "seconds": 1},
     {"type": "end", "job": "j1", "id": "cell-0", "status": "ok", "seconds": 1, "error": "text"},
     {"type": "end", "job": "j1", "id": "cell-0", "status": "ok", "seconds": 1, "output": 5},

@@ -7,7 +7,6 @@ A job is {"id", "steps": [{"id", "kind": "cell"|"probe", ...}], "lesson", "files
 each). A cell that fails is recorded and execution goes on; a step that overruns its time is interrupted."""
 from __future__ import annotations
 
-import _thread
 import importlib
 import io
 import json
@@ -15,6 +14,7 @@ import os
 import random
 import select
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -70,11 +70,17 @@ class CappedText(io.TextIOBase):
 
 
 class Watchdog:
-    """Interrupts the main thread (KeyboardInterrupt) when a step overruns its time. One thread for the
-    whole job, started before any student code: a process bomb cannot stop it from starting later."""
+    """Interrupts the main thread (KeyboardInterrupt) when a step overruns its time: its CPU seconds (the
+    budget that does not shrink when the machine is loaded) or its wall seconds (the backstop for a step
+    that waits without computing). One thread for the whole job, started before any student code: a
+    process bomb cannot stop it from starting later. It sleeps until a budget could first run out; it
+    never polls. The interrupt is a real SIGINT to the main thread, so it also ends a blocking call
+    (sleep, a wait on a child), where _thread.interrupt_main() would wait for the call to return."""
 
     def __init__(self):
+        self.main = threading.get_ident()  # constructed by the main thread
         self.deadline: float | None = None
+        self.cpu_deadline: float | None = None
         self.fired = False
         self.condition = threading.Condition()
         threading.Thread(target=self._watch, daemon=True).start()
@@ -84,21 +90,26 @@ class Watchdog:
             while True:
                 if self.deadline is None:
                     self.condition.wait()
-                elif (left := self.deadline - time.monotonic()) > 0:
-                    self.condition.wait(left)
+                    continue
+                left = self.deadline - time.monotonic()
+                if self.cpu_deadline is not None:  # CPU time cannot outrun the clock by more than the threads
+                    left = min(left, self.cpu_deadline - time.process_time())
+                if left > 0:  # at least 10 ms: a step at part of a core nears its CPU deadline geometrically
+                    self.condition.wait(max(left, 0.01))
                 else:
-                    self.deadline, self.fired = None, True
-                    _thread.interrupt_main()
+                    self.deadline, self.cpu_deadline, self.fired = None, None, True
+                    signal.pthread_kill(self.main, signal.SIGINT)
 
-    def arm(self, seconds: float) -> None:
+    def arm(self, seconds: float, cpu_seconds: float | None = None) -> None:
         with self.condition:
             self.deadline, self.fired = time.monotonic() + seconds, False
+            self.cpu_deadline = None if cpu_seconds is None else time.process_time() + cpu_seconds
             self.condition.notify()
 
     def disarm(self) -> bool:
         """Stop the clock; return True if it fired during the step."""
         with self.condition:
-            self.deadline = None
+            self.deadline = self.cpu_deadline = None
             self.condition.notify()
             return self.fired
 
@@ -247,8 +258,8 @@ def run_job(job: dict, channel: MessageChannel, shell) -> None:
     cap, budget = job.get("output_cap", 65536), job.get("output_total", 1 << 20)  # per cell, per notebook
     for step in job["steps"]:
         channel.send("start", id=step["id"])
-        begun = time.monotonic()
-        watchdog.arm(step.get("timeout", job.get("timeout", 60)))
+        begun, begun_cpu = time.monotonic(), time.process_time()
+        watchdog.arm(step.get("timeout", job.get("timeout", 60)), step.get("cpu_timeout"))
         try:
             if step["kind"] == "cell":
                 fields = run_cell(shell, step["source"], min(cap, max(budget, 0)))
@@ -272,5 +283,6 @@ def run_job(job: dict, channel: MessageChannel, shell) -> None:
             reap_children()
         if fired and fields["status"] in ("interrupted", "error"):
             fields["status"] = "timeout"
-        channel.send("end", id=step["id"], seconds=round(time.monotonic() - begun, 3), **fields)
+        channel.send("end", id=step["id"], seconds=round(time.monotonic() - begun, 3),
+                     cpu_seconds=round(time.process_time() - begun_cpu, 3), **fields)
     channel.send("done")

@@ -5,7 +5,9 @@ It talks to the grading process over one control socket ($AUTOGRADER_CONTROL_FD,
 socket: one JSON object per packet): first the set-up {"preload", "own_pid_namespace", "workdir", "wipe",
 "mounts", "job_file"}, then {"cmd": "run", "job": <id>, "cpu_seconds"} per submission and, while a job
 runs, {"cmd": "kill"}. Replies: {"type": "ready"}, {"type": "started"} carrying the read end of a pipe
-made for that job alone (SCM_RIGHTS), and {"type": "job-done", "exit_code" | "signal", "unclean"}.
+made for that job alone (SCM_RIGHTS), {"type": "job-done", "exit_code" | "signal"} as soon as the job
+has ended, and {"type": "cleaned", "unclean"} once everything it left is gone (the grading process
+judges in between, and sends no job before it has read "cleaned").
 Every forked job closes the control socket first, so no student code can forge a reply or a command.
 
 The server never holds student code: the job (cells, probe inputs) is read from `job_file` by the forked
@@ -238,12 +240,13 @@ def main() -> None:
             reply(control, "started", fds=(read_end,))
         os.close(read_end)
         ended = supervise(pid, control) if pid else {"exit_code": 255, "reason": "could not fork"}
+        reply(control, "job-done", **ended)  # the grading process judges while we clean up
         unclean = [] if kill_everything_else(own_pid_namespace) else ["processes survived"]
         unclean += clean(wipe, mounts)
         os.makedirs(workdir, exist_ok=True)
         if own_pid_namespace:
             remove_ipc_objects()
-        reply(control, "job-done", **ended, unclean=unclean)
+        reply(control, "cleaned", unclean=unclean)  # read before the next job is sent
         if unclean:  # what cannot be cleaned ends the sandbox: the next job gets a new one
             break
     sys.stdout.flush()

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from autograder import warm as warm_module
-from autograder.execute import Step, execute
+from autograder.execute import Step, StepId, execute
 from autograder.sandbox import bubblewrap_available
 
 pytestmark = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap cannot run here")
@@ -20,7 +20,7 @@ JOB_ID = "__import__('json').load(open('/submission/.autograder-job.json'))['id'
 def run(config, *sources, files=None, **limits):
     """Execute cells as one submission; return (execution, the warm sandbox it ended in)."""
     config = config.with_limits(**{"notebook_timeout": 60, "cell_timeout": 10, **limits})
-    steps = [Step(f"cell-{i}", "cell", source=textwrap.dedent(s)) for i, s in enumerate(sources)]
+    steps = [Step(StepId.cell(i), source=textwrap.dedent(s)) for i, s in enumerate(sources)]
     job = {"lesson": "none", "files": sorted(files or {}), "seed": 0, "output_cap": 65536,
            "output_total": config.limits.output_total_kb << 10}
     execution = execute(steps, job, files or {}, config, PRELOAD, ())
@@ -28,11 +28,11 @@ def run(config, *sources, files=None, **limits):
 
 
 def statuses(execution) -> list[str]:
-    return [execution.outcomes[f"cell-{i}"].status for i in range(len(execution.outcomes))]
+    return [execution.cell(i).status for i in range(len(execution.outcomes))]
 
 
 def output(execution, index: int) -> str:
-    return execution.outcomes[f"cell-{index}"].output
+    return execution.cell(index).output
 
 
 def test_a_malformed_message_ends_the_job_its_sandbox_and_nothing_else(config, tmp_path):
@@ -57,7 +57,7 @@ def test_a_malformed_message_ends_the_job_its_sandbox_and_nothing_else(config, t
     execution, rerun = run(config, "x = 1", attack, "print('after', x)")
     assert attacked.broken and not attacked.box.alive and rerun is not attacked
     assert statuses(execution) == ["ok", "interfered", "ok"]
-    assert "interfered with the grader" in execution.outcomes["cell-1"].message
+    assert "interfered with the grader" in execution.cell(1).message
     assert output(execution, 2).strip() == "after 1" and len(execution.runs) == 2
     weights = tmp_path / "fashion_model.pth"
     weights.write_bytes(b"the next student's weights")
