@@ -15,9 +15,8 @@ from .course import Lesson
 
 LESSONS_INIT = '"""The course\'s lessons, one folder each (spec, probes, hidden graders, mutants, calibration).\n\n' \
                'Trusted code: only lessons/<lesson>/probes.py is ever mounted in a sandbox, and nothing here is released."""\n'
-LESSONS_CONFTEST = '''"""Hidden graders get their fixtures (student, reference, hidden, grading) from the autograder plugin."""
-from autograder.pytest_plugin import *  # noqa: F401,F403  (fixtures and hooks must be module globals here)
-from autograder.pytest_plugin import pytest_addoption, pytest_configure, pytest_runtest_makereport  # noqa: F401
+LESSONS_CONFTEST = '''"""Hidden graders get their fixtures and hooks from the autograder plugin (autograder/lesson_conftest.py)."""
+from autograder.lesson_conftest import *  # noqa: F401,F403  (fixtures and hooks must be module globals here)
 '''
 
 SPEC = '''"""{name}: the lesson's spec and the hidden inputs drawn per grading run (AUTHORING.md)."""

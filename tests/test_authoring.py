@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.autograde import stored_grades
+from autograder.results import stored_results
 from autograder.config import load_config
 from autograder.sandbox import bubblewrap_available
 from tests.conftest import ROOT
@@ -111,7 +111,7 @@ def test_the_guide_makes_a_lesson_that_validates_releases_and_grades_a_class(tmp
     answer_replaced(root / "submitted" / "crashing" / LESSON / f"{LESSON}.ipynb", "area", "import os\nos._exit(0)")
     graded = cli(root, "autograde", LESSON)
     assert graded.returncode == 0, graded.stdout + graded.stderr
-    grades = stored_grades(load_config(root), LESSON)
+    grades = stored_results(load_config(root).course_root, LESSON)
     scores = {s: {e.exercise: e.score for e in grades[s].result.exercises} for s in ("right", "partly", "crashing")}
     assert scores["right"] == {"scaled": 3, "area": 3, "net": 2}
     assert scores["partly"] == {"scaled": 3, "area": 1, "net": 2}  # numbers returned (1 of 3 parts), wrong values
