@@ -44,6 +44,11 @@ class ProbedSubmission:
     notebook: NotebookNode  # as executed: locked cells restored
 
 
+# what a cell's output says when the sandbox reports no message of its own (a step stopped by its budget)
+STOPPED_BECAUSE = {"timeout": "this cell was stopped: it ran far longer than it should",
+                   "crashed": "the Python process ended in this cell"}
+
+
 def executed_notebook(probed: ProbedSubmission) -> NotebookNode:
     """Return the executed notebook: each run cell with its captured output and the student's error."""
     nb = copy.deepcopy(probed.notebook)
@@ -57,7 +62,8 @@ def executed_notebook(probed: ProbedSubmission) -> NotebookNode:
         if outcome.output:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=outcome.output))
         if outcome.status in ("error", "timeout", "crashed", "interfered"):
-            error = outcome.error or {"ename": outcome.status.capitalize(), "evalue": outcome.message}
+            error = outcome.error or {"ename": outcome.status.capitalize(),
+                                      "evalue": outcome.message or STOPPED_BECAUSE.get(outcome.status, "")}
             cell.outputs.append(nbformat.v4.new_output("error", ename=str(error.get("ename", "")),
                                                        evalue=str(error.get("evalue", "")), traceback=[]))
     return nb
