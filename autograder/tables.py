@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich import box
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +31,14 @@ def compact(exercise: ExerciseResult) -> Text:
     return Text(f"{exercise.score:g}{LETTER[exercise.outcome]}", style=style)
 
 
+def _framed(table: Table) -> Group:
+    """Return the table with its title above and its caption below at the terminal's width (rich would
+    wrap both to the width of a narrow table)."""
+    title, caption = table.title, table.caption
+    table.title = table.caption = None
+    return Group(plain(title, "bold"), table, plain(caption, "dim"))
+
+
 def _student(table: Table, width: int) -> None:
     table.add_column("student", no_wrap=True, overflow="ellipsis", min_width=min(width, STUDENT_WIDTH),
                      max_width=STUDENT_WIDTH)
@@ -42,18 +51,18 @@ def grid_width(students: Sequence[str], exercises: Sequence[str], cell: int = 4)
 
 
 def lesson_table(rows: Sequence[tuple[str, SubmissionResult | None, str]], exercises: Sequence[str], title: str,
-                 width: int = 80) -> Table:
+                 width: int = 80) -> Group:
     """Return a lesson's grades: rows of (student, result or None, why not graded). A grid of compact cells
     (exercises numbered, named in the caption) when it fits `width`, else one line per student with the
     exercises not passed."""
     cells = [len(compact(e).plain) for _, r, _ in rows if r for e in r.exercises] or [1]
     if grid_width([s for s, _, _ in rows], exercises, max(cells)) <= width:
-        return _grid(rows, exercises, title)
-    return _list(rows, title)
+        return _framed(_grid(rows, exercises, title))
+    return _framed(_list(rows, title))
 
 
 def _grid(rows, exercises, title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)
     _student(table, max((len(s) for s, _, _ in rows), default=7))
     for number, _ in enumerate(exercises, 1):
         table.add_column(str(number), justify="right", no_wrap=True, min_width=4)
@@ -68,12 +77,11 @@ def _grid(rows, exercises, title: str) -> Table:
     ungraded = [student for student, result, _ in rows if result is None]
     table.caption = (", ".join(f"{n} {x}" for n, x in enumerate(exercises, 1)) + f". {LEGEND}"
                      + (f". Not graded: {', '.join(ungraded)}" if ungraded else ""))
-    table.caption_justify = "left"
     return table
 
 
 def _list(rows, title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     _student(table, max((len(s) for s, _, _ in rows), default=7))
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("not passed", overflow="fold")
@@ -84,15 +92,15 @@ def _list(rows, title: str) -> Table:
         missed = [Text.assemble(plain(e.exercise), " ", compact(e)) for e in result.exercises if e.outcome != "passed"]
         table.add_row(plain(student), f"{result.score:g}/{result.max_score:g}",
                       Text(", ").join(missed) if missed else Text("all passed", "green"))
-    table.caption, table.caption_justify = LEGEND, "left"
+    table.caption = LEGEND
     return table
 
 
 def course_table(students: Sequence[str], lessons: Sequence[str], scores: dict[tuple[str, str], float | None],
-                 points: dict[str, float], marks: dict[str, str], width: int = 80) -> Table:
+                 points: dict[str, float], marks: dict[str, str], width: int = 80) -> Group:
     """Return the course view: one row per student, one column per lesson (its score, `-` when not
     submitted), the total, and a mark (e.g. "submitted nothing"). Lessons are numbered, named in the caption."""
-    table = Table(title="course: total per lesson", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0),
+    table = Table(title="course: total per lesson", box=box.SIMPLE_HEAD, padding=(0, 0),
                   show_edge=False)
     _student(table, max((len(s) for s in students), default=7))
     for number, _ in enumerate(lessons, 1):
@@ -105,5 +113,4 @@ def course_table(students: Sequence[str], lessons: Sequence[str], scores: dict[t
                       f"{sum(s or 0 for s in got):g}/{sum(points[x] for x in lessons):g}",
                       plain(f" {marks[student]}" if student in marks else "", "yellow"))
     table.caption = ", ".join(f"{n} {x} ({points[x]:g})" for n, x in enumerate(lessons, 1)) + "; - not submitted"
-    table.caption_justify = "left"
-    return table
+    return _framed(table)

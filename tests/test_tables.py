@@ -50,3 +50,10 @@ def test_the_course_view_fits_and_marks_who_submitted_nothing():
     assert any(LONGEST in line and "123.5/131" in line for line in lines)
     assert any(line.startswith("zed") and "submitted nothing" in line for line in lines)
     assert any(line.startswith("bo ") and " 24 " in line and " - " in line for line in lines)
+
+
+def test_a_narrow_lesson_keeps_its_title_and_legend_on_full_lines():
+    exercises = ["scaled", "area", "net"]
+    lines = render(lesson_table([("right", result(exercises), "")], exercises, "week_1: 1 submission (1 graded)"))
+    assert lines[0].rstrip() == "week_1: 1 submission (1 graded)"  # rich wrapped both to the grid's 30 columns
+    assert lines[-1].rstrip() == "1 scaled, 2 area, 3 net. F failed, E error, T timeout, M missing"
