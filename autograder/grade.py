@@ -190,6 +190,11 @@ def run_graders(probed: ProbedSubmission, config: Config) -> list[dict]:
     return collector.records
 
 
+NO_ANSWER = "No answer was found for this exercise: check that its cell defines what the exercise names, and run it."
+UNEXPLAINED_FAILURE = ("Some hidden checks failed on this exercise; re-read the cell's wording and the public test "
+                       "cell.")
+
+
 def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: StepOutcome | None,
                    tests: list[dict], cell_timeout: float) -> ExerciseResult:
     """Return one exercise's grade from its answer cell, its probe and its hidden tests."""
@@ -210,17 +215,21 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
         cell_error = f" Your answer cell raised {answer.error.get('ename')}: {answer.error.get('evalue', '')[:200]}"
         cell_error = cell_error.rstrip(": ") + "."
     if probe.status == "error" and probe.error.get("ename") == "NotImplementedError":
-        return fail("missing", "Not answered yet: your code still raises NotImplementedError.")
+        return fail("missing", "Not answered yet: the answer cell still raises NotImplementedError; "
+                                "replace that line with your code.")
     if probe.status == "missing":
-        return fail("missing", (probe.message or "Your answer is missing.") + cell_error)
+        return fail("missing", (probe.message or NO_ANSWER) + cell_error)
     if probe.status == "error":
         error = probe.error
-        return fail("error", f"Calling your code raised {error.get('ename', 'an error')}: "
-                             f"{error.get('evalue', '')[:300]}".rstrip(": ") + ".", error.get("summary", ""))
+        return fail("error", f"Calling your code on the grader's inputs raised {error.get('ename', 'an error')}: "
+                             f"{error.get('evalue', '')[:300]}".rstrip(": ") + ". Call it yourself with inputs of "
+                             "other sizes and values than the notebook's, and read where it stops.",
+                    error.get("summary", ""))
     if probe.status in ("timeout", "not_run"):
         return fail("timeout", probe.message or f"When the grader called it, your code {_overran(probe, cell_timeout)}.")
     if probe.status != "ok":
-        return fail("error", f"Grading your code ended the Python process ({probe.message}).")
+        return fail("error", f"Your code ended the Python process when the grader called it ({probe.message}): "
+                             "remove exit() or os._exit() calls and very large allocations.")
     if not tests:
         return fail("error", "This exercise has no hidden grader; please tell your instructor.",
                     "no tests collected for this exercise")
@@ -232,7 +241,7 @@ def score_exercise(exercise: str, points: float, probe: StepOutcome, answer: Ste
     detail += "".join("\n" + t["detail"] for t in tests if t.get("detail"))
     if earned == total:
         return ExerciseResult(exercise, "passed", points, points, "All checks passed.")
-    return ExerciseResult(exercise, "failed", score, points, " ".join(failing[:3]) or "Some checks failed.", detail)
+    return ExerciseResult(exercise, "failed", score, points, " ".join(failing[:3]) or UNEXPLAINED_FAILURE, detail)
 
 
 def _overran(outcome: StepOutcome, cell_timeout: float) -> str:

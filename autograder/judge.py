@@ -32,14 +32,16 @@ def expect(condition: object, feedback: str) -> None:
 
 def expect_tensor(summary: dict, what: str, shape: Sequence[int] | None = None, floating: bool = False) -> np.ndarray:
     """Return the values of a probed tensor after checking its kind, dtype family and shape."""
-    expect(summary.get("kind") == "tensor", f"{what} should be a torch tensor, not {summary.get('kind')}.")
+    expect(summary.get("kind") == "tensor", f"{what} should be a torch tensor, not {summary.get('kind')}: "
+                                            "build it with torch.tensor(...) or a torch function.")
     if floating:
         expect(summary["dtype"].startswith(("float", "bfloat")),
-               f"{what} should have a floating-point dtype (it is {summary['dtype']}).")
+               f"{what} should have a floating-point dtype (it is {summary['dtype']}): create it from floats "
+               "or convert it with .float().")
     if shape is not None:
         expect(list(summary["shape"]) == list(shape),
                f"{what} has shape {summary['shape']}; check its size in every dimension.")
-    expect(summary.get("values") is not None, f"{what} is far too large.")
+    expect(summary.get("values") is not None, f"{what} is far too large for the grader to read: check its shape.")
     return np.asarray(summary["values"], dtype=np.float64)
 
 
@@ -104,11 +106,12 @@ def expect_array(summary: dict, what: str, shape: Sequence[int] | None = None) -
     """Return the values of a numeric answer probed with `numeric_summary` (number, list, array or tensor alike),
     after checking it is numeric, has `shape` and holds only finite numbers."""
     expect(summary.get("kind") == "array", f"{what} should be a number or an array of numbers "
-                                           f"(not {summary.get('kind')}).")
+                                           f"(not {summary.get('kind')}): return a float or a numpy array.")
     if shape is not None:
         expect(list(summary["shape"]) == list(shape),
                f"{what} has shape {summary['shape']}; check its size in every dimension.")
-    expect(all(is_number(v) for v in summary["values"]), f"{what} contains values that are not finite numbers.")
+    expect(all(is_number(v) for v in summary["values"]), f"{what} contains nan or inf: look for a division by "
+                                                         "zero, a log of 0 or a learning rate so large that values overflow.")
     return np.asarray(summary["values"], dtype=np.float64).reshape(summary["shape"])
 
 
