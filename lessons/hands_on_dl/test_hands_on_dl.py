@@ -19,59 +19,127 @@ def test_identity_tensor_is_float_3x3(student):
 @exercise("identity_tensor")
 def test_identity_tensor_values(student):
     values = expect_tensor(student, "`I_tensor`", shape=[3, 3])
-    expect(values_close(values, np.eye(3), rtol=0, atol=1e-6), "`I_tensor` is not an identity matrix.")
+    expect(values_close(values, np.eye(3), rtol=0, atol=1e-6),
+           "`I_tensor` has the right shape but not the values of an identity matrix: it should hold ones on the "
+           "diagonal and zeros elsewhere.")
 
 
 @exercise("tensor_shape")
 def test_tensor_shape_intended(student):
-    expect(student["intended"] == [3, 3], "`I_tensor_shape_intended` is not the shape a 3x3 identity matrix has.")
+    expect(student["intended"] == [3, 3], "`I_tensor_shape_intended` should be the shape a 3x3 identity "
+                                             "matrix has, written by hand (a torch.Size, tuple or list of numbers).")
 
 
 @exercise("tensor_shape")
 def test_tensor_shape_read_from_tensor(student):
-    expect(student["shape_kind"] in ("Size", "tuple", "list"), "`I_tensor_shape` should be a torch.Size.")
+    expect(student["shape_kind"] in ("Size", "tuple", "list"),
+           f"`I_tensor_shape` should be a torch.Size, not {student['shape_kind']}: read it with I_tensor.shape.")
     expect(student["matches_I_tensor"], "`I_tensor_shape` should be read from `I_tensor` itself (its .shape or .size()).")
 
 
 @exercise("sqrt_b_cubed")
 def test_sqrt_b_cubed_values(student, reference):
     values = expect_tensor(student, "`B_sqrt_cubed`", shape=reference["shape"], floating=True)
-    expect(values_close(values, reference["values"], rtol=1e-5), "`B_sqrt_cubed` does not hold the square root of B^3.")
+    expect(values_close(values, reference["values"], rtol=1e-5),
+           "`B_sqrt_cubed` has the right shape and dtype but other values than the square root of B^3, element by "
+           "element: cube B_tensor first, then take the square root.")
 
 
 @exercise("gradients_for_p")
 def test_gradients_for_p_keys(student, reference):
-    expect(student["kind"] == "dict", "`p_gradients` should be a dict mapping each p to its gradient.")
+    expect(student["kind"] == "dict", f"`p_gradients` should be a dict mapping each p to its gradient, not "
+                                      f"{student['kind']}: start from an empty dict and set one entry per p.")
     wanted = sorted(p for p, _ in reference["gradients"])
     expect(values_close(sorted(p for p, _ in student["gradients"]), wanted, atol=1e-9),
-           "`p_gradients` should have exactly the keys 0.75, 0.5, 0.25 and 0.2.")
+           "`p_gradients` should have exactly the keys 0.75, 0.5, 0.25 and 0.2: use each p itself as the key.")
 
 
 @exercise("gradients_for_p", weight=3)
 def test_gradients_for_p_values(student, reference):
-    expect(student["kind"] == "dict", "`p_gradients` should be a dict mapping each p to its gradient.")
+    expect(student["kind"] == "dict", f"`p_gradients` should be a dict mapping each p to its gradient, not "
+                                      f"{student['kind']}: start from an empty dict and set one entry per p.")
     got = {round(p, 6): g for p, g in student["gradients"]}
     for p, gradient in reference["gradients"]:
         value = got.get(round(p, 6))
         expect(is_number(value), f"`p_gradients[{p}]` should be a number (use p.grad.item()).")
-        expect(abs(value - gradient) <= 1e-4, f"The gradient for p = {p} is not what autograd gives "
-                                              "for the loss (p*x - 1)**2 at x = 5.2.")
+        expect(abs(value - gradient) <= 1e-4, f"`p_gradients[{p}]` is not what autograd gives for the "
+                                              "loss (p*x - 1)**2 at x = 5.2: make p a tensor that requires grad, "
+                                              "call backward() on the loss (not on f(x)), read p.grad, and start "
+                                              "each p from a fresh tensor so that gradients do not add up.")
 
 
 @exercise("gradient_loop", weight=2)
-def test_gradient_loop_trajectory(student, reference):
+def test_gradient_loop_trajectory(student, reference, hidden):
     finals, expected = student["p_after_runs"], reference["p_after_runs"]
-    expect(all(is_number(v) for v in finals), "After `train_f` runs, the global `p` should hold a one-element tensor.")
-    expect(values_close(finals[:4], expected[:4], rtol=1e-4, atol=1e-6),
-           "The values of `p` after 1, 3, 10 and 50 iterations do not follow gradient descent from the value "
-           "drawn by torch.rand (check the initialisation, the loss, the update and the zeroing of p.grad).")
+    expect(all(is_number(v) for v in finals), "After `train_f` runs, the global `p` should hold a one-element tensor "
+                                              "(found something else or nothing): assign it with `global p` inside "
+                                              "train_f.")
+    expect(values_close(finals[:4], expected[:4], rtol=1e-4, atol=1e-6), _gradient_loop_diagnosis(finals[:4], hidden))
 
 
 @exercise("gradient_loop")
 def test_gradient_loop_default_learning_rate(student, reference):
     value, expected = student["p_after_runs"][4], reference["p_after_runs"][4]
     expect(is_number(value) and values_close(value, expected, rtol=1e-4, atol=1e-6),
-           "`train_f` with its default learning rate does not follow gradient descent.")
+           "`train_f` called without a learning rate does not follow gradient descent: give learning_rate the "
+           "default value the cell states.")
+
+
+# Which step of train_f's loop went wrong, told from the runs' final p by replaying typical wrong loops (the
+# mutants' kinds) in the judge; the diagnosis changes only the message, never the score.
+GRADIENT_LOOP_STEPS = {
+    "init": "`train_f` updates p as gradient descent does, but does not start from the value torch.rand(1) draws "
+            "(the initialisation is wrong): draw p as the cell asks, inside train_f.",
+    "zeroing": "`train_f` lets the gradients of successive iterations add up (the zeroing of the gradient is "
+               "missing): set p.grad to zero after each update.",
+    "sign": "`train_f` moves p up the gradient, which increases the loss (the update's sign is wrong): subtract "
+            "learning_rate times the gradient.",
+    "fixed rate": "`train_f` ignores its learning_rate argument (the update uses another step size): use "
+                  "learning_rate in the update.",
+    "sum loss": "`train_f`'s loss is the sum of the squared errors, not their mean (the loss is wrong): divide by "
+                "the number of points.",
+    "count": "`train_f` makes another number of updates than number_of_iterations: loop exactly that many times.",
+    "no loop": "`train_f` gives the same p whatever number_of_iterations is: take one gradient step per iteration.",
+}
+GRADIENT_LOOP_UNKNOWN = ("The values of `p` after 1, 3, 10 and 50 iterations do not follow gradient descent from "
+                         "the value drawn by torch.rand (check the initialisation, the loss, the update and the "
+                         "zeroing of p.grad).")
+
+
+def _descent(p: float, x: np.ndarray, y: np.ndarray, rate: float, steps: int, accumulate=False, sign=-1.0) -> float:
+    """Return p after `steps` updates on the mean squared error of p * x against y (optionally wrong ways)."""
+    gradient = 0.0
+    for _ in range(steps):
+        now = float(np.mean(2 * x * (p * x - y)))
+        gradient = gradient + now if accumulate else now
+        p += sign * rate * gradient
+    return p
+
+
+def _gradient_loop_diagnosis(finals: list[float], hidden: dict) -> str:
+    """Return the message naming the step of train_f's loop that went wrong, where a replay recognises it."""
+    import torch
+
+    x, y = (np.asarray(hidden[k], dtype=np.float64) for k in "xy")
+    runs = hidden["runs"][:4]
+    if max(finals) - min(finals) <= 1e-6 * max(1.0, abs(finals[0])):
+        return GRADIENT_LOOP_STEPS["no loop"]
+    drawn = lambda run, draw: float(draw(torch.Generator().manual_seed(run["seed"])))
+    starts = {"right": lambda r: drawn(r, lambda g: torch.rand(1, generator=g)),
+              "init": lambda r: drawn(r, lambda g: torch.randn(1, generator=g)),
+              "zero": lambda r: 0.0, "one": lambda r: 1.0}
+    loops = {"right": lambda p, r: _descent(p, x, y, r["learning_rate"], r["iterations"]),
+             "zeroing": lambda p, r: _descent(p, x, y, r["learning_rate"], r["iterations"], accumulate=True),
+             "sign": lambda p, r: _descent(p, x, y, r["learning_rate"], r["iterations"], sign=1.0),
+             "fixed rate": lambda p, r: _descent(p, x, y, 0.01, r["iterations"]),
+             "sum loss": lambda p, r: _descent(p, x, y, r["learning_rate"] * len(x), r["iterations"]),
+             "count": lambda p, r: _descent(p, x, y, r["learning_rate"], r["iterations"] + 1)}
+    for loop_name, loop in loops.items():
+        for start_name, start in starts.items():
+            replayed = [loop(start(run), run) for run in runs]
+            if (loop_name, start_name) != ("right", "right") and values_close(finals, replayed, rtol=1e-3, atol=1e-5):
+                return GRADIENT_LOOP_STEPS["init" if loop_name == "right" else loop_name]
+    return GRADIENT_LOOP_UNKNOWN
 
 
 def _forward_right(got: list, expected: list) -> bool:
@@ -83,21 +151,23 @@ def _forward_right(got: list, expected: list) -> bool:
 @exercise("deep_forward")
 def test_deep_forward_structure(student, reference):
     expect(student["has_layer_list"] is True and student["has_output_layer"] is True,
-           "Keep `self.layers` as an nn.ModuleList and `self.output_layer` as the final nn.Linear.")
+           "`DeepNeuralNet` should keep `self.layers` as an nn.ModuleList and `self.output_layer` as its final "
+           "nn.Linear: keep the attributes the cell's __init__ creates.")
     # the two facts above are reported from the sandbox and could be forged: they count only with outputs the
     # judge has checked on hidden inputs (right with or without an output activation)
     got, expected = student["outputs"], reference["outputs"]
     expect(_forward_right(got[:2], expected[:2]) or _forward_right(got[2:], expected[2:]),
-           "The structure of `DeepNeuralNet` counts once `forward` gives right outputs.")
+           "The structure of `DeepNeuralNet` counts once `forward` gives right outputs: fix forward first.")
 
 
 @exercise("deep_forward", weight=2)
 def test_deep_forward_without_output_activation(student, reference):
     for got, expected in zip(student["outputs"][:2], reference["outputs"][:2]):
-        expect(got["shape"] == expected["shape"], "The output of `forward` has the wrong shape "
-                                                  "(for a single input vector or for a batch).")
+        expect(got["shape"] == expected["shape"], "The output of `DeepNeuralNet.forward` has the "
+                                                  "wrong shape (for a single input vector or for a batch): return the "
+                                                  "output layer's result without flattening or indexing it.")
         expect(values_close(got["values"], expected["values"], rtol=1e-4, atol=1e-5),
-               "`forward` gives wrong outputs: pass the input through every layer in `self.layers`, "
+               "`DeepNeuralNet.forward` gives wrong outputs: pass the input through every layer in `self.layers`, "
                "then `self.output_layer`.")
 
 
@@ -173,14 +243,16 @@ def test_twin_tower_outputs(student, hidden, grading):
 @exercise("twin_tower")
 def test_twin_tower_has_one_tower(student, hidden, grading):
     expect(student.get("parameter_count") == _one_tower_parameter_count(student, hidden),
-           "`TwinDeepNeuralNet` should hold the parameters of exactly one DeepNeuralNet, shared by both inputs.")
+           "`TwinDeepNeuralNet` should hold the parameters of exactly one DeepNeuralNet, shared by both inputs: "
+           "build one tower in __init__ and use it for both inputs.")
     expect(not twin_outputs_feedback(student, hidden, grading), STRUCTURE_NEEDS_OUTPUTS)
 
 
 @exercise("twin_tower")
 def test_twin_tower_shares_weights(student, hidden, grading):
-    expect(student.get("rows_share_parameters") is True, "The query row and the value row should reach the same "
-                                                         "parameters (one shared tower, not two).")
+    expect(student.get("rows_share_parameters") is True, "`TwinDeepNeuralNet.forward` should send the query "
+                                                         "row and the value row through the same parameters: call the "
+                                                         "same tower for both.")
     expect(not twin_outputs_feedback(student, hidden, grading), STRUCTURE_NEEDS_OUTPUTS)
 
 
