@@ -152,7 +152,8 @@ def test_neuron_gradients(student, reference):
 
 # ---------------------------------------------------------------- gradient descent
 def _run_trajectory(got: dict, run: dict) -> list:
-    expect(got.get("kind") == "pair", "`gradient_descent` should return two things: (x, x_list).")
+    expect(got.get("kind") == "pair", f"`gradient_descent` should return two things: (x, x_list), not "
+                                      f"{got.get('kind')}.")
     steps = got["x_list"]
     expect(isinstance(steps, list) and all(isinstance(v, float) for v in steps),
            "`x_list` should be a list of numbers (x after each update, e.g. `x.item()`).")
@@ -172,16 +173,57 @@ def test_gradient_descent_length(student, hidden):
 def test_gradient_descent_trajectory(student, reference, hidden):
     for got, expected, run in zip(student["runs"], reference["runs"], hidden["runs"]):
         steps = _run_trajectory(got, run)
-        expect(values_close(steps, expected["x_list"], rtol=1e-6, atol=1e-9),
-               "The trajectory of `gradient_descent` on y = x^2 is wrong for some starts, learning rates and "
-               "iteration counts: each step is x <- x - learning_rate * dy/dx, with the learning rate given as an "
-               "argument and the gradient reset after each step.")
+        expect(values_close(steps, expected["x_list"], rtol=1e-6, atol=1e-9), _descent_diagnosis(steps, run))
+
+
+# Which step of gradient_descent's loop went wrong, told by replaying typical wrong loops (the mutants' kinds) on
+# the run's own start and learning rate; the diagnosis changes only the message, never the score.
+DESCENT_STEPS = {
+    "zeroing": "`gradient_descent` lets the gradients of successive steps add up (the gradient is not reset): set "
+               "x.grad to zero after each update.",
+    "sign": "`gradient_descent` moves x up the gradient, which increases y (the update's sign is wrong): subtract "
+            "learning_rate times the gradient.",
+    "fixed rate": "`gradient_descent` ignores its learning_rate argument (the update uses another step size): use "
+                  "the learning_rate it is given.",
+    "recorded early": "`x_list` holds x before each update (the start is in it, the last x is not): append x after "
+                      "the update.",
+}
+DESCENT_UNKNOWN = ("The trajectory of `gradient_descent` on y = x^2 is wrong for some starts, learning rates and "
+                   "iteration counts: each step is x <- x - learning_rate * dy/dx, with the learning rate given as an "
+                   "argument and the gradient reset after each step.")
+
+
+def _replayed_descent(x: float, rate: float, steps: int, accumulate=False, sign=-1.0, early=False) -> list[float]:
+    """Return x after each of `steps` updates of gradient descent on y = x^2 (optionally one of the wrong ways)."""
+    trajectory, gradient = [], 0.0
+    for _ in range(steps):
+        if early:
+            trajectory.append(x)
+        gradient = gradient + 2 * x if accumulate else 2 * x
+        x += sign * rate * gradient
+        if not early:
+            trajectory.append(x)
+    return trajectory
+
+
+def _descent_diagnosis(steps: list[float], run: dict) -> str:
+    """Return the message naming the step of gradient_descent's loop that went wrong, where a replay recognises it."""
+    x, rate, count = run["x0"], run["learning_rate"], run["n_iterations"]
+    wrong_ways = {"zeroing": _replayed_descent(x, rate, count, accumulate=True),
+                  "sign": _replayed_descent(x, rate, count, sign=1.0),
+                  "fixed rate": _replayed_descent(x, 0.1, count) if rate != 0.1 else None,
+                  "recorded early": _replayed_descent(x, rate, count, early=True)}
+    for name, trajectory in wrong_ways.items():
+        if trajectory is not None and values_close(steps, trajectory, rtol=1e-6, atol=1e-9):
+            return DESCENT_STEPS[name]
+    return DESCENT_UNKNOWN
 
 
 @exercise("gradient_descent")
 def test_gradient_descent_final_x(student, reference):
     for got, expected in zip(student["runs"], reference["runs"]):
-        expect(got.get("kind") == "pair", "`gradient_descent` should return two things: (x, x_list).")
+        expect(got.get("kind") == "pair", f"`gradient_descent` should return two things: (x, x_list), not "
+                                      f"{got.get('kind')}.")
         _same(got["final"], expected["final"], "The x `gradient_descent` returns",
               "The x `gradient_descent` returns should be the tensor after the last update.", rtol=1e-6)
 
