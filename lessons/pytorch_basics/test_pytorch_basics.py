@@ -9,8 +9,10 @@ from .operations import CannotRebuild, forward, is_affine
 
 
 def _item(student: dict, name: str, key: str):
-    expect(student.get("kind") == "dict", f"`{name}` should be a dict with the keys given in the notebook.")
-    expect(key in student["items"] and student["items"][key] is not None, f"`{name}` has no answer for {key!r}.")
+    expect(student.get("kind") == "dict", f"`{name}` should be a dict with the keys the notebook gives, not "
+                                          f"{student.get('kind')}: copy the dict from the cell and fill in its values.")
+    expect(key in student["items"] and student["items"][key] is not None,
+           f"`{name}[{key!r}]` is missing or None: fill in that entry.")
     return student["items"][key]
 
 
@@ -31,13 +33,15 @@ def _counts(value, what: str) -> list[int]:
 @exercise("ex_seq_model_layers")
 def test_ex_seq_model_layers_layer_count(student):
     expect(_count(student, "ex_seq_model_layers", "layers") == 3,
-           "`ex_seq_model_layers['layers']` is not the number of layers of nodes (input, hidden and output).")
+           "`ex_seq_model_layers['layers']` is not the number of layers of nodes (input, hidden and output): count the "
+           "layers of nodes in the drawing, not the nn.Linear maps.")
 
 
 @exercise("ex_seq_model_layers")
 def test_ex_seq_model_layers_hidden_count(student):
     expect(_count(student, "ex_seq_model_layers", "hidden_layers") == 1,
-           "`ex_seq_model_layers['hidden_layers']` is not the number of layers between input and output.")
+           "`ex_seq_model_layers['hidden_layers']` is not the number of layers between input and output (count node "
+           "layers, not maps).")
 
 
 @exercise("ex_seq_model_layers")
@@ -68,7 +72,8 @@ def test_ex_seq_model_2_sizes_chain(student):
     structure = _structure(student, "ex_seq_model_2")
     linears = [structure[i] for i in _linear_positions(structure)]
     expect(linears[0]["in"] == 4 and linears[-1]["out"] == 1,
-           "`ex_seq_model_2` should still take 4 inputs and give 1 output.")
+           f"`ex_seq_model_2` should still take 4 inputs and give 1 output (it takes {linears[0]['in']} and gives "
+           f"{linears[-1]['out']}): keep the first nn.Linear's in_features and the last one's out_features.")
     expect("error" not in student, "`ex_seq_model_2` raised an error on a batch of inputs with 4 features: the output "
                                    "size of each nn.Linear must equal the input size of the next (the technical "
                                    "problem).")
@@ -85,7 +90,7 @@ def test_ex_seq_model_2_nonlinear_between(student):
         except CannotRebuild:
             expect(False, "between two nn.Linear maps of `ex_seq_model_2` there is an operation the grader does not "
                           "know: use the activation functions of torch.nn (nn.ReLU, nn.Tanh, nn.PReLU, ...).")
-        expect(not affine, "two linear maps in a row compose to one linear map: put an activation function between "
+        expect(not affine, "`ex_seq_model_2` has two linear maps in a row, which compose to one linear map: put an activation function between "
                            "each nn.Linear and the next (the conceptual problem).")
     expect(structure[-1]["type"] == "Sigmoid", "`ex_seq_model_2` should still end with nn.Sigmoid().")
 
@@ -97,11 +102,12 @@ def test_ex_seq_model_2_behaviour(student, hidden):
     try:
         expected = forward(structure, hidden["weight_seed"], hidden["inputs"])
     except (CannotRebuild, KeyError, TypeError):
-        expect(False, "`ex_seq_model_2` should use only nn.Linear and the activation functions of torch.nn.")
+        expect(False, f"`ex_seq_model_2` should use only nn.Linear and the activation functions of torch.nn (it "
+                      f"uses {', '.join(op.get('type', '?') for op in structure)}): replace the others.")
     values = expect_tensor(student["output"], "the output of `ex_seq_model_2`", shape=list(expected.shape))
     expect(values_close(values, expected, rtol=1e-4, atol=1e-5),
-           "`ex_seq_model_2` does not compute what its listed operations compute, in order (tested with weights "
-           "set by the grader).")
+           "`ex_seq_model_2` gives other outputs than its listed operations applied in order (tested with weights "
+           "set by the grader): build it with nn.Sequential(...) only, without a custom forward.")
 
 
 # input_tensor
@@ -110,9 +116,11 @@ def test_ex_seq_model_2_behaviour(student, hidden):
 def test_input_tensor_floating(student, reference):
     for mine, theirs in zip(student["outputs"], reference["outputs"]):
         values = expect_tensor(mine, "the result of `to_input_tensor`", shape=theirs["shape"], floating=True)
-        expect(mine["dtype"] == "float32", "`to_input_tensor` should give float32 entries, as nn.Linear expects.")
+        expect(mine["dtype"] == "float32", f"`to_input_tensor` gives {mine['dtype']} entries; nn.Linear "
+                                           "expects float32: give the dtype when you build the tensor.")
         expect(values_close(values, theirs["values"], rtol=1e-6, atol=1e-6),
-               "`to_input_tensor` changed the values it was given.")
+               "`to_input_tensor` changed the values it was given (rounded, scaled or reordered them): only "
+               "convert their type.")
 
 
 # flatten_images
@@ -160,7 +168,7 @@ def test_model_device_moves_parameters(student):
     for label in ("meta", "meta_device"):
         moved = _ran(student[label], "move_to_device")
         expect(moved["returned"] is not None,
-               "`move_to_device` should return the model (an nn.Module).")
+               "`move_to_device` should return the model (an nn.Module): return the moved model.")
         expect(moved["returned"] == ["meta"],
                "`move_to_device` should put every parameter of the model on the device it is given "
                "(a device name or a torch.device).")
@@ -210,7 +218,7 @@ for _task in PREDICTION:
 @exercise("mnist_sizes")
 def test_mnist_sizes_input_nodes(student):
     expect(_count(student, "mnist_sizes", "input_nodes") == 784,
-           "`mnist_sizes['input_nodes']` is not the number of pixel intensities of one image.")
+           "`mnist_sizes['input_nodes']` is not the number of pixel intensities of one image (height times width).")
 
 
 @exercise("mnist_sizes")
@@ -235,7 +243,8 @@ WHOLE_SIZES = ("`{name}` should be an int (a whole number such as 128; not a flo
 @exercise("num_hidden")
 def test_num_hidden_sensible(student):
     expect(as_int(student["num_in"]) == 784 and as_int(student["num_out"]) == 10,
-           "keep `num_in` and `num_out` as the notebook sets them.")
+           "`num_in` or `num_out` was changed: keep them as the notebook sets them, and choose only "
+           "`num_hidden`.")
     hidden = as_int(student["num_hidden"])
     expect(hidden is not None, "`num_hidden` should be a whole number (an int).")
     expect(hidden >= 10, "`num_hidden` below the number of classes squeezes the information through a bottleneck.")
@@ -265,23 +274,25 @@ def test_seq_model_layer_sizes(student):
     structure = _seq_model_structure(student)
     sizes = {name: as_int(student["sizes"][name]) for name in ("num_in", "num_hidden", "num_out")}
     linears = [(op["in"], op["out"]) for op in structure if op["type"] == "Linear"]
-    expect(len(linears) == 2, "`seq_model` should have two nn.Linear maps (three layers of nodes).")
+    expect(len(linears) == 2, f"`seq_model` should have two nn.Linear maps (three layers of nodes); it "
+                                     f"has {len(linears)}.")
     expect(linears == [(sizes["num_in"], sizes["num_hidden"]), (sizes["num_hidden"], sizes["num_out"])],
-           "the nn.Linear maps of `seq_model` should go from num_in to num_hidden nodes, then to num_out.")
+           "`seq_model`'s nn.Linear maps should go from num_in to num_hidden nodes, then to num_out.")
 
 
 @exercise("seq_model")
 def test_seq_model_operations(student):
     kinds = [op["type"] for op in _seq_model_structure(student)]
     expect(kinds == ["Flatten", "Linear", "ReLU", "Linear"],
-           "`seq_model` should be: the given Flatten, a linear map, a ReLU, a linear map (the last operation "
-           "linear, no final activation).")
+           f"`seq_model` should be: the given Flatten, a linear map, a ReLU, a linear map (the last operation "
+           f"linear, no final activation); it is {', '.join(kinds)}.")
 
 
 @exercise("seq_model")
 def test_seq_model_behaviour(student, hidden):
     structure = _seq_model_structure(student)
-    expect("error" not in student, "`seq_model` raised an error on a batch of 1x28x28 images.")
+    expect("error" not in student, "`seq_model` raised an error on a batch of 1x28x28 images: check the "
+                                   "first nn.Linear's in_features against the flattened image size.")
     try:
         expected = forward_described(structure, hidden["weight_seed"], hidden["images"])
     except (ValueError, KeyError, IndexError):
@@ -289,8 +300,8 @@ def test_seq_model_behaviour(student, hidden):
     values = expect_tensor(student["output"], "the output of `seq_model`", shape=list(expected.shape))
     expect(list(expected.shape)[1:] == [10], "`seq_model` should give 10 class scores per image.")
     expect(values_close(values, expected, rtol=1e-4, atol=1e-4),
-           "`seq_model` does not compute what its listed operations compute, in order (tested with weights set "
-           "by the grader).")
+           "`seq_model` gives other outputs than its listed operations applied in order (tested with weights set "
+           "by the grader): build it with nn.Sequential(...) only, without a custom forward.")
 
 
 # seq_model_accuracy: submitted weights, accuracy on held-out images
