@@ -22,10 +22,11 @@ def test_poly_lossesexpect_array(student, reference, hidden):
     got = expect_array(student, "The result of `train_test_losses`", [len(hidden["degrees"]), 2])
     expected = np.asarray(reference["values"], dtype=np.float64).reshape(got.shape)
     expect(values_close(got[:, 0], expected[:, 0], rtol=1e-4, atol=1e-9),
-           "The first column should be the training loss: the mean squared error of each degree's least-squares "
-           "fit on the training data it was fitted to.")
+           "Column 0 of what `train_test_losses` returns should be the training loss: the mean squared error of "
+           "each degree's least-squares fit on the training data it was fitted to.")
     expect(values_close(got[:, 1], expected[:, 1], rtol=1e-4, atol=1e-9),
-           "The second column should be the test loss: the mean squared error of the same fit on the test data.")
+           "Column 1 of what `train_test_losses` returns should be the test loss: the mean squared error of the "
+           "same fit on the test data.")
 
 
 def _picks(student, hidden) -> list[int]:
@@ -40,7 +41,8 @@ def _picks(student, hidden) -> list[int]:
 def test_select_degree_returns_a_degree(student, hidden):
     picks = _picks(student, hidden)
     expect(all(0 <= p <= s["max_degree"] for p, s in zip(picks, hidden["datasets"])),
-           "`select_degree` should return a degree between 0 and max_degree.")
+           "`select_degree` should return a degree between 0 and max_degree (an int); it returned one outside "
+           "that range: return one of the degrees you fitted.")
 
 
 @exercise("select_degree", weight=2)
@@ -57,7 +59,7 @@ def test_select_degree_finds_the_degree_the_data_need(student, hidden, grading):
             continue  # a data set the judge's own procedures do not all find clear-cut on this draw is not judged
         judged += 1
         below += pick < degree
-    expect(judged > 0, "The grader could not judge `select_degree` on this draw.")
+    expect(judged > 0, "The grader could not judge `select_degree` on this draw; please tell your instructor.")
     expect(below <= selection_tolerances()["allowed_below"],
            f"On {below} of {judged} noisy samples of polynomials where validation clearly needs the polynomial's own "
            "degree (plenty of points, little noise), your `select_degree` picked a lower one. Fit each degree on the "
@@ -101,21 +103,36 @@ def test_gd_trajectory_shape(student, hidden):
 def test_gd_trajectoryexpect_array(student, reference, hidden):
     for summary, expected, case in zip(student["trajectories"], reference["trajectories"], hidden["cases"]):
         got = expect_array(summary, "The result of `gradient_descent`", [case["epochs"] + 1, 2])
-        expect(values_close(got, np.reshape(expected["values"], got.shape), rtol=1e-9, atol=1e-12),
-               "`gradient_descent` does not follow theta <- theta - eta * grad E(theta) from the start "
-               "(row 0 is the start) for every learning rate, converging or not.")
+        expected = np.reshape(expected["values"], got.shape)
+        expect(values_close(got, expected, rtol=1e-9, atol=1e-12), _trajectory_diagnosis(got, expected))
+
+
+def _trajectory_diagnosis(got: np.ndarray, expected: np.ndarray) -> str:
+    """Return the message naming where gradient_descent's rows first go wrong: the start, the first update or a
+    later one (the student's rows against the reference's, never showing a value)."""
+    same = lambda row: values_close(got[row], expected[row], rtol=1e-9, atol=1e-12)
+    if not same(0):
+        return "`gradient_descent` should put the start itself as row 0 of what it returns."
+    if not same(1):
+        return ("`gradient_descent`'s first update (row 1) does not follow theta <- theta - eta * grad E(theta): "
+                "check grad E and the sign of the update.")
+    return ("`gradient_descent` follows theta <- theta - eta * grad E(theta) at first but not for every epoch and "
+            "learning rate: keep iterating all epochs, even for a learning rate where it diverges (no early stop, "
+            "no clipping).")
 
 
 @exercise("lr_bound")
 def test_lr_bound_is_a_number(student):
     expect(all(b.get("kind") == "array" and b["shape"] == [] and is_number(b["values"][0])
-               for b in student["bounds"]), "`learning_rate_bound` should return one finite number.")
+               for b in student["bounds"]), "`learning_rate_bound` should return one finite number "
+                                                                "(a float): return it, not a list or a tensor.")
 
 
 @exercise("lr_bound", weight=2)
 def test_lr_bound_matches_the_analytic_bound(student, reference):
     expect(all(b.get("kind") == "array" and b["shape"] == [] and is_number(b["values"][0])
-               for b in student["bounds"]), "`learning_rate_bound` should return one finite number.")
+               for b in student["bounds"]), "`learning_rate_bound` should return one finite number "
+                                                                "(a float): return it, not a list or a tensor.")
     got = [b["values"][0] for b in student["bounds"]]
     expected = [b["values"][0] for b in reference["bounds"]]
     expect(values_close(got, expected, rtol=1e-6, atol=0),
