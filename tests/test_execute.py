@@ -96,3 +96,20 @@ def test_an_endless_loop_is_stopped_by_its_cpu_budget_and_a_wait_by_its_wall_bac
     assert loop.ran_out_of == "step" and loop.budget == quick and after.output.strip() == "after True"
     assert loop.seconds < 15 and 2.5 < wait.seconds < 15 and len(execution.runs) == 1
     assert time.monotonic() - started < 45
+
+
+@pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap cannot run here")
+def test_a_loop_is_stopped_where_the_grader_was_started_with_sigint_ignored(config):
+    """A grader started as a background job of a script (CI, cron, nohup) inherits SIGINT ignored, and so did
+    its sandbox: the watchdog's interrupt did nothing and every loop cost the wall backstop and a re-run. (~5 s)"""
+    import signal
+
+    job = {"lesson": "none", "files": [], "seed": 0, "output_cap": 65536, "output_total": 1 << 20}
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # a preload of its own: a sandbox started now, inheriting the ignored SIGINT
+        execution = execute([Step(StepId.cell(0), "while True:\n    pass", budget=StepBudget(1.0, 30.0))], job, {},
+                            config.with_limits(notebook_timeout=120, cell_timeout=60), ("numpy", "json"), ())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    loop = execution.cell(0)
+    assert (loop.status, loop.ran_out_of, len(execution.runs)) == ("timeout", "step", 1) and loop.seconds < 15

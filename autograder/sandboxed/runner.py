@@ -206,6 +206,22 @@ def make_warm_shell():
     return make_shell()
 
 
+def swallow_late_interrupt() -> None:
+    """Drop the watchdog's SIGINT if the step ended before it was raised (a loaded machine can delay it past
+    any sleep): with SIGINT ignored, the kernel discards it if still pending, and Python skips it if it was
+    caught but not yet raised. The watchdog sends it under its lock, so once disarmed, it has been sent."""
+    try:
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # raises a caught one before it changes anything
+    except KeyboardInterrupt:  # that was it: one interrupt a step
+        return
+    try:
+        sum(range(2))  # a few bytecodes: Python looks at caught signals here, and skips the ignored one
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, handler)
+
+
 def run_cell(shell, source: str, cap: int) -> dict:
     """Return the outcome of one cell: status, captured output and the student's error if any."""
     out = CappedText(cap)
@@ -284,7 +300,8 @@ def run_job(job: dict, channel: MessageChannel, shell) -> None:
     channel.send("ready")
     server = os.getppid()
     protected = {1, os.getpid(), server}  # the namespace's init and the warm server stay
-    watchdog = Watchdog()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the watchdog's interrupt must raise, even where
+    watchdog = Watchdog()  # the grader was started with SIGINT ignored (a background job of a script, as in CI)
     cap, budget = job.get("output_cap", 65536), job.get("output_total", 1 << 20)  # per cell, per notebook
     for step in job["steps"]:
         channel.send("start", id=step["id"])
@@ -298,12 +315,13 @@ def run_job(job: dict, channel: MessageChannel, shell) -> None:
                 fields = run_probe(shell.user_ns, job["lesson"], step)
         except KeyboardInterrupt:
             fields = {"status": "interrupted"}
-        fired = watchdog.disarm()
+        try:
+            fired = watchdog.disarm()
+        except KeyboardInterrupt:  # it fired as the step ended and landed here: that was its one interrupt
+            watchdog.disarm()
+            fired = True
         if fired:
-            try:  # an interrupt that fired as the step ended lands here, not in the bookkeeping below
-                time.sleep(0.01)
-            except KeyboardInterrupt:
-                pass
+            swallow_late_interrupt()
         if os.getpid() != channel.owner:  # a fork of the runner finished a step: it must not go on
             os._exit(0)
         if os.getppid() != server:  # this step killed the warm server: end now, so the step is the one blamed
