@@ -1,9 +1,11 @@
 """The gradient-loop graders name the step that went wrong (issue 18): each typical wrong loop, replayed on
-one seed's hidden inputs, gets its own message, which names the function and shows no hidden value. Under 2 s."""
+one seed's hidden inputs, gets its own message, which names the function and shows no hidden value. Each test
+takes under 1 s; importing torch and the lessons' modules takes the rest (15-35 s on a loaded machine)."""
 import numpy as np
 import pytest
 import torch
 
+from autograder.judge import GradingFailure
 from lessons.hands_on_dl import spec as hands_on_spec
 from lessons.hands_on_dl import test_hands_on_dl as hands_on
 from lessons.neurons_and_training import spec as neurons_spec
@@ -57,3 +59,18 @@ def test_gradient_descent_diagnosis_recognises_a_fixed_learning_rate():
     run = next(r for r in neurons_spec.hidden_inputs(7)["gradient_descent"]["runs"] if r["learning_rate"] != 0.1)
     steps = neurons._replayed_descent(run["x0"], 0.1, run["n_iterations"])
     assert neurons._descent_diagnosis(steps, run) == neurons.DESCENT_STEPS["fixed rate"]
+
+
+def _default_rate_feedback(finals: list, expected: list) -> str:
+    """Return the feedback of train_f's default-learning-rate grader on these final values of p."""
+    hidden = hands_on_spec.hidden_inputs(7)["gradient_loop"]
+    with pytest.raises(GradingFailure) as failure:
+        hands_on.test_gradient_loop_default_learning_rate({"p_after_runs": finals}, {"p_after_runs": expected}, hidden)
+    return str(failure.value)
+
+
+def test_default_learning_rate_grader_blames_the_default_only_when_the_loop_is_right():
+    expected = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert _default_rate_feedback(expected[:4] + [0.9], expected) == hands_on.DEFAULT_RATE
+    assert _default_rate_feedback([0.9] * 5, expected) == hands_on.GRADIENT_LOOP_STEPS["no loop"]
+    assert _default_rate_feedback([0.9, None, 0.9, 0.9, 0.7], expected) == hands_on.P_NOT_A_TENSOR
