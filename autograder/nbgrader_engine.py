@@ -42,6 +42,7 @@ from nbgrader.validator import Validator
 from .config import Config, find_course_root, load_config
 from .results import autograded_folder, executed_path
 from .text import safe_text
+from .warm import SANDBOX_PYTHONPATH
 
 # What nbgrader never copies (release, autograded -> feedback, exchange): editor and build clutter, our
 # reference weights (never released) and submitted weights, and our instructor-only grade record (its run
@@ -223,18 +224,25 @@ def ungradable_notebook(config: Config, lesson: str, reason: str) -> NotebookNod
 
 def host_paths(course_root: Path | None = None) -> list[str]:
     """Return the host directories that must not show in what students get, longest first."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path.home()), *sysconfig.get_paths().values()}
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path.home()), *sysconfig.get_paths().values(),
+                  SANDBOX_PYTHONPATH}
     if course_root is not None:
         candidates |= {str(course_root), str(Path(course_root).resolve())}
     paths = {os.path.realpath(p) for p in candidates if p} | {p for p in candidates if p}
     return sorted((p.rstrip("/") for p in paths if len(p.strip("/")) > 1), key=len, reverse=True)
 
 
+# any installed library's path, wherever its environment lives (the grader's, another machine's, the sandbox's)
+LIBRARY_PATH = re.compile(r"(?:/[^\s'\"<>:,)/]+)+/(?:site|dist)-packages(?:/[^\s'\"<>:,)]*)?")
+
+
 def scrub(text: str, paths: list[str]) -> str:
-    """Return `text` with host paths shortened to `…/last-part` and traceback frames dropped."""
+    """Return `text` with host paths and library paths shortened to `…/last-part` and traceback frames
+    dropped."""
     for path in paths:
         text = re.sub(re.escape(path) + r"(?:(/[^\s'\"<>:,)]*)|(?![\w.\-]))",
                       lambda m: "…/" + (m.group(1) or "").rsplit("/", 1)[-1] if m.group(1) else "…", text)
+    text = LIBRARY_PATH.sub(lambda m: "…/" + m.group(0).rsplit("/", 1)[-1], text)
     return re.sub(r"Traceback \(most recent call last\):(\n[ \t].*)*\n?", "", text)
 
 

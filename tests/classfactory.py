@@ -14,7 +14,7 @@ import nbformat
 from autograder.course import Lesson
 from autograder.results import ExerciseResult, StoredResult, SubmissionResult, executed_path, write_stored
 
-HOST = "/work/main/.venv/lib/python3.11/site-packages/torch/_tensor.py"
+HOST = "/srv/other-machine/venv/lib/python3.11/site-packages/torch/_tensor.py"  # not this machine's: scrubbed as a library path
 GRADER_TRACEBACK = ["Traceback (most recent call last):",
                     '  File "/srv/course/autograder/graders/hands_on_dl/test_hands_on_dl.py", line 12, in check',
                     "AssertionError: expected 0.1234567"]
