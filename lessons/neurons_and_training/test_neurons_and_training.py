@@ -40,9 +40,12 @@ def _same(got: dict, expected: dict, what: str, feedback: str, rtol: float = 1e-
 def test_sigmoid_values(student, reference):
     for key in ("vector", "matrix"):
         _same(student["sigmoid"][key], reference["sigmoid"][key], "`sigmoid(x)` of an array",
-              "`sigmoid` should return 1 / (1 + e^(-x)) for every element of its input.")
+              "`sigmoid` should return 1 / (1 + e^(-x)) for every element of its input: use np.exp on "
+              "the whole array, not a Python loop over math.exp.")
     for got, expected in zip(student["sigmoid"]["scalars"], reference["sigmoid"]["scalars"]):
-        _same(got, expected, "`sigmoid` of a single number", "`sigmoid` of a single number is wrong.")
+        _same(got, expected, "`sigmoid` of a single number",
+              "`sigmoid` of a single number should be a number between 0 and 1 (1 / (1 + e^(-x))): check that it "
+              "also works when x is a plain float.")
 
 
 @exercise("activations")
@@ -58,7 +61,8 @@ def test_relu_values(student, reference):
         _same(student["relu"][key], reference["relu"][key], "`relu(x)` of an array",
               "`relu` should return max(0, x) for every element: negative inputs give 0, others are kept.")
     for got, expected in zip(student["relu"]["scalars"], reference["relu"]["scalars"]):
-        _same(got, expected, "`relu` of a single number", "`relu` of a single number (negative ones too) is wrong.")
+        _same(got, expected, "`relu` of a single number", "`relu` of a single number (negative ones too) should be "
+              "max(0, x): use a function that works for numbers and arrays alike.")
 
 
 # ---------------------------------------------------------------- neuron in numpy
@@ -74,7 +78,8 @@ def test_neuron_numpy_values(student, reference):
 def test_neuron_numpy_uses_the_given_activation(student, reference):
     for got, expected in zip(student["outputs"][1:], reference["outputs"][1:]):
         _same(got, expected, "The output of `neuron`",
-              "`neuron` should use the activation function it is given, not a fixed one.")
+              "`neuron` should use the activation function it is given, not a fixed one: call "
+              "activation_function(z).")
 
 
 # ---------------------------------------------------------------- derivative by hand
@@ -100,7 +105,8 @@ def test_cubic_derivative_formula(student, reference):
 def test_cubic_gradient_is_a_number(student):
     for g in student["gradients"]:
         expect_array(g, "The result of `cubic_gradient`")
-        expect(g["shape"] in ([], [1]), "`cubic_gradient` should return one number (e.g. `x.grad.item()`).")
+        expect(g["shape"] in ([], [1]), f"`cubic_gradient` should return one number (e.g. `x.grad.item()`), not "
+                                        f"an array of shape {g['shape']}.")
 
 
 @exercise("autograd_derivative", weight=2)
@@ -143,7 +149,8 @@ def test_neuron_gradients(student, reference):
     for got, expected in zip(student["cases"], reference["cases"]):
         _judged(got["gradients"])
         expect(isinstance(got["gradients"], list) and len(got["gradients"]) == 3,
-               "`neuron_gradients` should return a tuple of three tensors: (dy/dx, dy/dw, dy/db).")
+               "`neuron_gradients` should return a tuple of three tensors: (dy/dx, dy/dw, dy/db); it returned "
+               + (f"{len(got['gradients'])} values." if isinstance(got["gradients"], list) else "something else."))
         for name, grad, ref in zip(names, got["gradients"], expected["gradients"]):
             _same(grad, ref, f"`neuron_gradients`' {name}",
                   f"`neuron_gradients`' {name} is wrong: make x, w and b tensors with requires_grad=True, compute y "
@@ -250,7 +257,8 @@ def test_and_gate_truth_table(student, hidden):
     outputs = _and_outputs(student, hidden)
     targets = np.asarray([x1 * x2 for x1, x2 in hidden["inputs"]])
     expect(np.array_equal(outputs > 0.5, targets == 1),
-           "sigmoid(x @ and_weights + and_bias) is not above 0.5 exactly for the inputs where AND is 1 "
+           "`and_weights` and `and_bias` do not make sigmoid(x @ and_weights + and_bias) exceed 0.5 exactly for the "
+           "inputs where AND is 1 "
            "(check all four rows of the truth table).")
 
 
@@ -259,7 +267,8 @@ def test_and_gate_is_confident(student, hidden):
     outputs = _and_outputs(student, hidden)
     targets = np.asarray([x1 * x2 for x1, x2 in hidden["inputs"]])
     expect(np.all(np.abs(outputs - targets) < 0.1),
-           "The layer's outputs should be within 0.1 of the truth table on all four inputs: scale the weights "
+           "With `and_weights` and `and_bias`, the layer's outputs should be within 0.1 of the truth table on all "
+           "four inputs: scale the weights "
            "and bias up so that the sigmoid saturates.")
 
 
@@ -273,7 +282,9 @@ def test_xor_answer(student, item):
     expect(given is not None, f"`xor_answers['{item}']` is missing.")
     expect(isinstance(given, (str, bool)) and any(same_choice(given, o) for o in options),
            f"`xor_answers['{item}']` should be {choice_kinds(options)}.")
-    expect(same_choice(given, XOR_EXPECTED[item]), f"`xor_answers['{item}']` is not right.")
+    expect(same_choice(given, XOR_EXPECTED[item]), f"`xor_answers['{item}']` is not the answer the section's "
+                                                   "reasoning gives: re-read the paragraph on XOR and linear "
+                                                   "separability.")
 
 
 # ---------------------------------------------------------------- MNIST MLP
@@ -312,9 +323,11 @@ def _mlp_outputs(weight_seed: int, images) -> list[np.ndarray]:
 
 @exercise("mlp_accuracy")
 def test_mlp_architecture(student, hidden):
-    expect(student["linear_shapes"] == MLP_SHAPES, "`mlp` should have three linear layers, 784 -> 512 -> 512 -> 10.")
+    expect(student["linear_shapes"] == MLP_SHAPES, "`mlp` should have three linear layers, 784 -> 512 -> 512 -> 10; "
+                                                   f"its weights have shapes {student['linear_shapes']}.")
     seeded = student["seeded"]
-    expect("error" not in seeded, "`mlp` raised an error on a batch of images once the grader set its weights.")
+    expect("error" not in seeded, "`mlp` raised an error on a batch of images once the grader set its weights: "
+                                  "check that forward flattens each image to 784 values.")
     out = expect_tensor(seeded["output"], "The output of `mlp`")
     expect(out.ndim == 2 and out.shape[1] == 10, "`mlp` should give 10 outputs per image.")
     # judged by the judge's own forward pass with the same weights (row sums reported by the sandbox prove nothing)
