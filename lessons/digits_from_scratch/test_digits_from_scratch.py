@@ -18,7 +18,8 @@ SINGULAR = {"weights": "weight", "biases": "bias"}
 
 def _array(summary: dict, what: str, shape: list[int]) -> np.ndarray:
     """Return the values of a probed numpy array after checking its kind and shape."""
-    expect(not summary["kind"].startswith("torch"), f"{what} should be a numpy array, not a torch tensor.")
+    expect(not summary["kind"].startswith("torch"), f"{what} should be a numpy array, not a torch tensor: this "
+                                                   "lesson builds the network with numpy only (use np.asarray).")
     expect(summary["kind"] == "ndarray", f"{what} should be a numpy array, not {summary['kind']}.")
     expect(summary["shape"] == list(shape), f"{what} has shape {summary['shape']}; check its size in every dimension.")
     expect(summary.get("values") is not None, f"{what} should hold numbers.")
@@ -28,7 +29,8 @@ def _array(summary: dict, what: str, shape: list[int]) -> np.ndarray:
 def _number(summary: dict, what: str) -> float:
     """Return a probed scalar (a Python or numpy number, or a 0-d array)."""
     expect(summary["kind"] in ("number", "ndarray") and summary.get("shape") == [] and summary.get("values") is not None,
-           f"{what} should be a single number.")
+           f"{what} should be a single number (a float), not {summary['kind']}"
+           + (f" of shape {summary['shape']}" if summary.get("shape") else "") + ": return one number, e.g. float(total).")
     return float(summary["values"])
 
 
@@ -57,7 +59,8 @@ def test_get_target_one_digit(student):
         expect(np.sum(values == 1) == 1 and np.sum(values == 0) == 9,
                "`get_target` of one digit should be ten zeros with a single 1.")
     expect(values_close(student["single"]["values"], student["numpy_single"]["values"]),
-           "`get_target` should give the same target for a Python int and a numpy integer.")
+           "`get_target` should give the same target for a Python int and a numpy integer: compare "
+           "with ==, not `is`, and index with int(digit).")
 
 
 @exercise("get_target", weight=2)
@@ -165,7 +168,8 @@ def test_train_model_costs(student, reference):
     costs, expected = student["costs"], reference["costs"]
     expect(isinstance(costs, list) and len(costs) == len(expected),
            "`train_model` should return a list with one average cost per epoch.")
-    expect(all(isinstance(c, float) for c in costs), "The costs `train_model` returns should be numbers.")
+    expect(all(isinstance(c, float) for c in costs), "The costs `train_model` returns should be numbers (floats): "
+                                                      "append float(cost) once per epoch.")
     expect(values_close(costs, expected, rtol=1e-9, atol=1e-12),
            "The costs `train_model` returns should be the cost over the whole training set after each epoch, "
            "divided by the number of images.")
@@ -187,14 +191,16 @@ def test_accuracy_value(student, reference):
 
 def _answer(student, name: str, kind: str):
     given = student[name]
-    expect(given["kind"] == kind, f"`{name}` should be a {'number' if kind == 'number' else 'string'}.")
+    expect(given["kind"] == kind, f"`{name}` should be a {'number' if kind == 'number' else 'string'}, "
+                                  f"not {given['kind']}.")
     return given["value"]
 
 
 @exercise("questions")
 def test_questions_cost_example(student):
     expect(values_close(_answer(student, "cost_example", "number"), 1.25, rtol=1e-9, atol=1e-12),
-           "`cost_example` is not the sum of squared differences of the two given lists.")
+           "`cost_example` is not the sum of squared differences of the two given lists: compute it by "
+           "hand, term by term.")
 
 
 @exercise("questions")
