@@ -52,7 +52,7 @@ print(json.dumps({"engine imports": imported - started, "sandbox start (judge im
 
 IMPORT_SEQUENCE = r"""
 import json, sys, time
-from autograder.sandboxed.runner import preload  # as the sandbox imports them (torchvision without torch._dynamo)
+from autograder.sandboxed.runner import preload  # as the sandbox imports them
 costs = {}
 for module in sys.argv[1:]:
     started = time.perf_counter()

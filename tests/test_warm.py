@@ -75,6 +75,15 @@ def test_second_submission_sees_nothing_of_the_first(warm):
                     "processes": [], "work_writable": True}
 
 
+def test_a_job_finds_what_an_optimiser_imports_already_loaded(warm):
+    """torch imports torch._dynamo (about 1 s) when a notebook makes its first optimiser; the sandbox imports it
+    once, so no student's job pays it."""
+    cell = "import sys, torch\nprint('torch._dynamo' in sys.modules)\ntorch.optim.SGD([torch.zeros(1)], lr=1.0)"
+    ended = cell_ends(run_cells(warm, cell))[0]
+    assert ended["status"] == "ok", ended.get("error")
+    assert ended["output"].split()[0] == "True"
+
+
 def test_server_memory_is_out_of_reach(warm):
     cell = "import os\ntry:\n open(f'/proc/{os.getppid()}/mem', 'rb').read(1)\n print('read')\nexcept OSError as e:\n print(type(e).__name__)"
     assert cell_ends(run_cells(warm, cell))[0]["output"].strip() in ("PermissionError", "FileNotFoundError")
@@ -124,23 +133,3 @@ def test_a_sandbox_killed_from_outside_costs_the_student_nothing(config, lesson,
     killer.join()
     assert killed and result.timings["sandbox_runs"] >= 2
     assert result.score == result.max_score, [(e.exercise, e.feedback) for e in result.exercises if e.score < e.max_score]
-
-
-def test_the_preload_imports_torchvision_without_dynamo_and_dynamo_still_works():
-    """The sandbox's preload leaves torch._dynamo out of torchvision's import (two thirds of its time); a notebook
-    that then uses roi_align or torch.compile gets the real package."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    script = ("import sys\nfrom autograder.sandboxed.runner import preload\npreload(['torch', 'torchvision'])\n"
-              "print('dynamo' if 'torch._dynamo' in sys.modules else 'no dynamo')\n"
-              "import torch\nfrom torchvision.ops import roi_align\n"
-              "print(tuple(roi_align(torch.rand(1, 1, 8, 8), [torch.tensor([[0, 0, 4, 4.0]])], 2).shape))\n"
-              "print(torch.compile(lambda x: x * 2, backend='eager')(torch.ones(2)).tolist())\n"
-              "import torch._dynamo.utils\nprint(type(sys.modules['torch._dynamo']).__name__, "
-              "hasattr(torch._dynamo, 'optimize'))\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[:4] == ["no dynamo", "(1, 1, 2, 2)", "[2.0, 2.0]", "module True"]

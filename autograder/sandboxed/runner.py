@@ -121,40 +121,13 @@ def error_fields(exc: BaseException) -> dict:
 
 
 def preload(modules: list[str]) -> None:
-    """Import heavy modules once, before any student code (the sandbox starts warm)."""
+    """Import heavy modules once, before any student code (the sandbox starts warm). With torch comes what it
+    imports on first use of an optimiser (torch._dynamo, about 1 s), so that no job pays it."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     for name in modules:
-        if name == "torchvision" and "torch._dynamo" not in sys.modules:
-            import_without_dynamo(name)
         importlib.import_module(name)
-
-
-def import_without_dynamo(name: str) -> None:
-    """Import torchvision without torch._dynamo, which is two thirds of its import time (about 2 s) and which it
-    imports for one function, `torch._dynamo.utils.is_compile_supported` in roi_align. While it imports, a
-    stand-in module holds that function, which imports the real one when first called; the stand-ins are gone
-    once the import ends, so a notebook that uses torch.compile gets the real package. If anything else asks
-    for the stand-ins, torchvision is forgotten and the caller imports it the usual way."""
-    import types
-
-    def is_compile_supported(device_type):  # what roi_align keeps: the real function, imported on first call
-        from torch._dynamo.utils import is_compile_supported as real
-        return real(device_type)
-
-    package = types.ModuleType("torch._dynamo")
-    package.__path__ = []
-    utils = types.ModuleType("torch._dynamo.utils")
-    utils.is_compile_supported = is_compile_supported
-    sys.modules.update({"torch._dynamo": package, "torch._dynamo.utils": utils})
-    try:
-        importlib.import_module(name)
-    except Exception:  # a torchvision that needs more of dynamo: import it whole
-        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[loaded]
-    finally:
-        for stand_in in ("torch._dynamo.utils", "torch._dynamo"):
-            if sys.modules.get(stand_in) in (package, utils):
-                del sys.modules[stand_in]
+    if "torch" in sys.modules:
+        importlib.import_module("torch._dynamo")
 
 
 def seed_everything(seed: int) -> None:
