@@ -2,9 +2,11 @@
 and comparisons that never put the expected value into that feedback."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -76,30 +78,50 @@ def read_labels(path: Path) -> np.ndarray:
     return read_idx(path).astype(np.int64)
 
 
-def remember_on_disk(name: str, key: str, compute, cache_dir: Path | None = None):
-    """Return compute() for `key`, remember_on_disk on disk across runs (for deterministic, costly judgements such
-    as training a submitted architecture): the same answer is never trained twice for one class."""
+def remember_on_disk(name: str, key: str, compute, near: str | Path, cache_dir: Path | None = None):
+    """Return compute() for `key`, kept on disk across runs and workers (for deterministic, costly judgements
+    such as training a submitted architecture): the same answer is never computed twice for one class.
+
+    Kept in the course of `near` (a lesson file: its graders' __file__), under .autograder/cache/<name>/,
+    one file per key written atomically, so workers on one machine or on a Dask cluster that shares the
+    course directory add results side by side and never lose one another's."""
     from .config import find_course_root
 
-    folder = cache_dir or find_course_root(Path(__file__)) / ".autograder" / "cache"
-    path = folder / f"{name}.json"
+    folder = (cache_dir or find_course_root(Path(near).parent) / ".autograder" / "cache") / name
+    path = _entry(folder, key)
+    _unpack_single_file_cache(folder)
     try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return known[key]
+        stored = json.loads(path.read_text())
+        if stored["key"] == key:
+            return stored["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     value = compute()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:  # merge with what other workers wrote meanwhile, then replace atomically
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    known[key] = value
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(known, indent=1, sort_keys=True))
-    os.replace(temporary, path)
+    _write_atomically(path, {"key": key, "value": value})
     return value
+
+
+def _entry(folder: Path, key: str) -> Path:
+    return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _write_atomically(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, path)
+
+
+def _unpack_single_file_cache(folder: Path) -> None:
+    """Move results kept in one <name>.json file (before one file per key) into the folder, once."""
+    single = folder.with_suffix(".json")
+    try:
+        known = json.loads(single.read_text())
+    except (OSError, ValueError):
+        return
+    for key, value in known.items() if isinstance(known, dict) else ():
+        _write_atomically(_entry(folder, key), {"key": key, "value": value})
+    single.unlink(missing_ok=True)
 
 
 def expect_array(summary: dict, what: str, shape: Sequence[int] | None = None) -> np.ndarray:

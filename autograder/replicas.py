@@ -58,9 +58,13 @@ class _Adam:
 
 def _train_stacked(
     profiles: list[list[int]], seeds: list[int], data_x: Tensor, data_y: Tensor,
-    epochs: int, batch_size: int, lr: float,
+    epochs: int, batch_size: int, lr: float, until_learned: tuple[float, int] | None = None,
 ) -> Tensor:
     """Return the least epoch-mean loss of each replica r (hidden widths profiles[r], seed seeds[r]).
+
+    With until_learned = (threshold, quorum), training ends after the first epoch by which `quorum` replicas
+    have reached `threshold`: a least loss only falls, so whether a quorum learns is already known then
+    (the other replicas' losses are their least so far).
 
     Profiles share a depth; each layer is zero-padded to its widest replica.  A padded unit outputs
     relu(0) = 0 and gets exact-zero gradients, hence exact-zero Adam updates: it stays inert.
@@ -99,15 +103,36 @@ def _train_stacked(
                     delta = aten.threshold_backward(torch.bmm(delta, weights[layer].transpose(1, 2)), acts[layer], 0)
             adam.step()
         epoch_losses[epoch] = torch.stack(batch_losses).double().mean(dim=0)
+        if until_learned and learns(epoch_losses[: epoch + 1].min(dim=0).values, *until_learned):
+            return epoch_losses[: epoch + 1].min(dim=0).values
     return epoch_losses.min(dim=0).values
 
 
 def train_replicas(
     profile: list[int], seeds: list[int], data_x: Tensor, data_y: Tensor,
+    epochs: int = 250, batch_size: int = 4, lr: float = 5e-3, until_learned: tuple[float, int] | None = None,
+) -> Tensor:
+    """Return the least epoch-mean training loss [len(seeds)] of `profile` trained once per seed (see
+    _train_stacked for until_learned)."""
+    return _train_stacked([list(profile)] * len(seeds), seeds, data_x, data_y, epochs, batch_size, lr, until_learned)
+
+
+def verify_claim(
+    profile: list[int], seeds: list[int], data_x: Tensor, data_y: Tensor, threshold: float,
     epochs: int = 250, batch_size: int = 4, lr: float = 5e-3,
 ) -> Tensor:
-    """Return the least epoch-mean training loss [len(seeds)] of `profile` trained once per seed."""
-    return _train_stacked([list(profile)] * len(seeds), seeds, data_x, data_y, epochs, batch_size, lr)
+    """Return least losses that decide whether `profile` learns (reaches `threshold`) on a strict majority of
+    `seeds`: those of the first majority of seeds, and of the rest only when the first leave it open.  Each
+    run stops once enough of its replicas have learned, so it costs what the verdict needs; the procedure
+    depends on the claim alone, so its verdict does too."""
+    majority = len(seeds) // 2 + 1
+    first = train_replicas(profile, seeds[:majority], data_x, data_y, epochs, batch_size, lr, (threshold, majority))
+    learned = int((first <= threshold).sum())
+    if learned in (0, majority) or majority == len(seeds):
+        return first  # none learned (the rest cannot make a majority) or all did
+    rest = train_replicas(profile, seeds[majority:], data_x, data_y, epochs, batch_size, lr,
+                          (threshold, majority - learned))
+    return torch.cat([first, rest])
 
 
 def train_width_grid(

@@ -17,9 +17,14 @@ through the graders' own `learned_on` with an empty cache in a temporary folder:
 CPU time is printed beside wall time: on a shared machine wall time includes waiting for a core.
 The judge trains on one thread (as the graders do); run it with OMP_NUM_THREADS=1.
 
-Claims are not stacked across a class into one replica run: padding a replica to its classmates' widths
-changes float rounding (see test_width_grid_padding_changes_nothing), so a claim near the loss threshold
-could pass or fail with its classmates, and a grade must depend on the submission only.
+  (e) with --stacked, why claims are not stacked across a class: --claims default-protocol widths (240 to
+      400) trained as one padded replica run, against one verification each.
+
+Training is compute-bound at these widths, so stacking saves little CPU ((e): 40 claims, 120 s stacked
+against 133 s apart on this machine); and padding a replica to its classmates' widths changes float
+rounding (see test_width_grid_padding_changes_nothing), so a claim near the loss threshold could pass or
+fail with its classmates, where a grade must depend on the submission only.  What does save is stopping a
+verification once a strict majority of the judge's seeds has learned (the verdict is known then).
 """
 
 from __future__ import annotations
@@ -66,16 +71,35 @@ def timed(claims, cache: Path) -> tuple[float, float, list[tuple[int, int]]]:
     return time.perf_counter() - began, time.process_time() - began_cpu, verdicts
 
 
+def stacked_widths(count: int, rng: random.Random) -> None:
+    """Print the CPU seconds of `count` default-protocol widths trained as one stack and one by one."""
+    from autograder.replicas import lesson_data, train_replicas, train_width_grid
+
+    data, seeds = lesson_data(), graders.calibration_of(graders.__file__)["judge_seeds"]
+    widths = rng.sample(range(240, 401), count)
+    began = time.process_time()
+    train_width_grid(widths, seeds, *data)
+    stacked = time.process_time() - began
+    began = time.process_time()
+    for width in widths:
+        train_replicas([width], seeds, *data)
+    apart = time.process_time() - began
+    print(f"(e) {count} default-protocol widths, {count * len(seeds)} replicas: {stacked:.1f} s CPU as one stack, "
+          f"{apart:.1f} s CPU one claim at a time ({apart / stacked:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=40, help="distinct claims in the class (0: none)")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--worst", action="store_true", help="also time the dearest claims the bounds allow")
+    parser.add_argument("--stacked", action="store_true", help="also time the class's widths trained as one stack")
     args = parser.parse_args()
     claims = class_of_claims(args.claims, random.Random(args.seed))
     with tempfile.TemporaryDirectory(prefix="bench-claims-") as tmp:
         cache = Path(tmp)
-        graders.remember_on_disk = lambda name, key, compute: judge.remember_on_disk(name, key, compute, cache_dir=cache)
+        graders.remember_on_disk = lambda name, key, compute, near: judge.remember_on_disk(name, key, compute, near,
+                                                                                         cache_dir=cache)
         graders.learned_on((8,), 5e-3, 1)  # warm-up: imports, the data set
         unit_wall, unit_cpu, _ = timed([((192,), 5e-3, 250)], cache)
         print(f"(a) one default-protocol verification ([192], lr 5e-3, 250 epochs, "
@@ -101,6 +125,8 @@ def main() -> None:
                 w, c, _ = timed([(profile, 5e-3, 2000)], cache)
                 print(f"(d) dearest claim {list(profile)}, 2000 epochs: {w:.1f} s wall, {c:.1f} s CPU "
                       f"= {c / unit_cpu:.0f}x (a)")
+        if args.stacked:
+            stacked_widths(max(args.claims, 2), random.Random(args.seed))
     print(f"load average over the last minute: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

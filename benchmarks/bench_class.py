@@ -2,9 +2,12 @@
 nbgrader 0.9.6's own `nbgrader autograde` (the baseline), our local pool with 1 and 2 workers, and our
 Dask backend (LocalCluster) with 1 and 2 workers, started for this class or already running (warm).
 Prints throughput and ratios, per-submission latency percentiles, the marginal cost of a submission on a
-warm worker, and peak memory per worker.
+warm worker, and peak memory per worker. Then a class of *full* hands_on_dl submissions (full_class:
+distinct width claims, right, partly wrong and crashing) against the same nbgrader baseline: 2 local
+workers from cold (no remembered claim verdict), the same class again with its claims remembered, and a
+standing Dask cluster of 2 (warm sandboxes, claims from cold).
 
-    .venv/bin/python benchmarks/bench_class.py [--students 40] [--skip-nbgrader]
+    .venv/bin/python benchmarks/bench_class.py [--students 40] [--skip-nbgrader] [--full-only]
     .venv/bin/python benchmarks/bench_class.py --memory-class 1000   # memory growth over a large class
 
 The light class: the hands_on_dl source notebook cut after its last light exercise (twin_tower), so
@@ -18,8 +21,11 @@ which carries its start-up (sandbox, imports).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -133,10 +139,70 @@ def light_class(folder: Path, students: int) -> list[BatchItem]:
     return items
 
 
+CLAIM_EXERCISES = ("minimal_width", "deep_minimal_width")
+
+
+def full_class(folder: Path, students: int, seed: int = 19) -> list[BatchItem]:
+    """Return a class of full hands_on_dl submissions (every exercise, weights included) as a real class
+    hands in: each student claims their own w_1 and deep profile, half of them with their own training;
+    three in four are otherwise right, one in six has one wrong answer (a mutant of another exercise) and
+    one in twelve crashes in an early answer cell."""
+    from autograder.course import get_lesson
+    from autograder.validate import build_submission, load_mutants
+
+    rng = random.Random(seed)
+    lesson = get_lesson(ROOT, "hands_on_dl")
+    wrong = [m for m in load_mutants(lesson) if not m.right and m.exercise not in CLAIM_EXERCISES and m.answer]
+    widths = rng.sample(range(150, 420), students)
+    profiles = rng.sample([(a, b) for a in range(24, 97, 4) for b in range(24, 97, 4)], students)
+    items = []
+    for k in range(students):
+        folder_k = folder / f"s{k:04d}"
+        folder_k.mkdir(parents=True)
+        kind = "crashing" if k % 12 == 11 else "partly wrong" if k % 6 == 5 else "right"
+        path = build_submission(lesson, rng.choice(wrong) if kind == "partly wrong" else None, folder_k)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[cell_index(nb, "minimal_width")].source = f"w_1 = {widths[k]}\n" + _training("w_1", rng)
+        nb.cells[cell_index(nb, "deep_minimal_width")].source = (f"hidden_layer_profile_2 = {list(profiles[k])}\n"
+                                                                 + _training("w_2", rng))
+        if kind == "crashing":
+            nb.cells[cell_index(nb, "sqrt_b_cubed")].source = "b = torch.tensor(2.0)\nsqrt_b_cubed = b.sqrt(3)"
+        nbformat.write(nb, path)
+        items.append(BatchItem(f"s{k:04d}", path, "hands_on_dl", seed=k))
+    return items
+
+
+def _training(name: str, rng: random.Random) -> str:
+    """Return a claim's stated training: the default for half the class, else the student's own."""
+    if rng.random() < 0.5:
+        return ""
+    return f"{name}_training = {{'lr': {rng.choice([1e-3, 2e-3, 5e-3, 1e-2, 2e-2])}, " \
+           f"'epochs': {rng.choice([200, 300, 400, 600, 800, 1000])}}}\n"
+
+
+@contextlib.contextmanager
+def no_remembered_claims():
+    """Set the course's remembered claim verdicts aside for a run from cold, and put them back after."""
+    cache = ROOT / ".autograder" / "cache"
+    aside = Path(tempfile.mkdtemp(prefix="bench-claims-aside-"))
+    kept = [p for p in cache.glob("hands_on_dl.claims*")]
+    for path in kept:
+        shutil.move(path, aside / path.name)
+    try:
+        yield
+    finally:
+        for path in cache.glob("hands_on_dl.claims*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path in kept:
+            shutil.move(aside / path.name, path)
+        aside.rmdir()
+
+
 def time_ours(folder: Path, students: int, workers: int, scheduler: str | None = None,
-              on_done=None) -> dict:
-    """Grade the light class; return wall time, latencies, warm marginal costs and peak memory per worker."""
-    items = light_class(folder, students)
+              on_done=None, full: bool = False) -> dict:
+    """Grade the light class (or the full one); return wall time, latencies, warm marginal costs and peak
+    memory per worker."""
+    items = full_class(folder, students) if full else light_class(folder, students)
     sampler = MemorySampler()
     sampler.start()
     done: list[float] = []
@@ -152,25 +218,42 @@ def time_ours(folder: Path, students: int, workers: int, scheduler: str | None =
     sampler.stop()
     bad = [o.key for o in outcomes.values() if o.result is None]
     assert not bad, f"not graded: {bad}: {[outcomes[k].error for k in bad][:2]}"
-    for outcome in outcomes.values():
+    for outcome in outcomes.values() if not full else ():
         assert all(e.outcome == "passed" for e in outcome.result.exercises if e.exercise in LIGHT), outcome.result
     timings = [o.result.timings for o in outcomes.values()]
     return {"wall": elapsed, "latency": sorted(t["total"] for t in timings),
             "warm": sorted(t["total"] for t in timings if t["sandbox_start"] == 0),
             "starts": sum(t["sandbox_start"] > 0 for t in timings),
             "peak_mb": sorted(sampler.peaks.values(), reverse=True)[:workers], "series": sampler.series,
-            "first": done[0], "steady": (students - workers) / (done[-1] - done[workers - 1])}
+            "first": done[0], "steady": (students - workers) / (done[-1] - done[workers - 1]), "outcomes": outcomes}
 
 
-def time_standing_cluster(folder: Path, students: int, workers: int) -> dict:
-    """Grade the light class on a Dask cluster that was already running and had graded before (what
+def time_standing_cluster(folder: Path, students: int, workers: int, full: bool = False) -> dict:
+    """Grade the class on a Dask cluster that was already running and had graded before (what
     `autograde --scheduler` meets on a cluster kept up through a deadline): its workers' sandboxes are warm."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster:
         time_ours(folder / "earlier", 2 * workers, workers, scheduler=cluster.scheduler_address)
-        return time_ours(folder / "class", students, workers, scheduler=cluster.scheduler_address)
+        with no_remembered_claims() if full else contextlib.nullcontext():
+            return time_ours(folder / "class", students, workers, scheduler=cluster.scheduler_address, full=full)
+
+
+def full_rows(tmp: Path, n: int, nbgrader_s: float | None) -> None:
+    """Grade the full class from cold (no warm worker, no remembered claim) on 2 local workers, again with
+    its claims remembered, and on a standing Dask cluster of 2 (warm sandboxes, claims from cold)."""
+    with no_remembered_claims():
+        cold = time_ours(tmp / "full-cold", n, 2, full=True)
+        remembered = time_ours(tmp / "full-again", n, 2, full=True)
+    standing = time_standing_cluster(tmp / "full-standing", n, 2, full=True)
+    scores = sorted(sum(e.score for e in o.result.exercises) for o in cold["outcomes"].values())
+    print(f"{n} full submissions of hands_on_dl (every exercise, {2 * n} distinct width claims, 3 in 4 otherwise "
+          f"right, 1 in 6 partly wrong, 1 in 12 crashing; points from {scores[0]:g} to {scores[-1]:g}), "
+          "against nbgrader's light-lesson run above:")
+    print_row("ours, local, 2 workers, cold", cold, n, nbgrader_s)
+    print_row("  the same, claims remembered", remembered, n, nbgrader_s)
+    print_row("ours, Dask standing cluster, 2", standing, n, nbgrader_s)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -212,12 +295,17 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--skip-nbgrader", action="store_true", help="leave out the (slow) nbgrader baseline")
     parser.add_argument("--memory-class", type=int, metavar="N", help="only the memory-growth run over N submissions")
+    parser.add_argument("--full-only", action="store_true", help="nbgrader's baseline and the full class only")
     args = parser.parse_args()
     if args.memory_class:
         return memory_class(args.memory_class)
     n = args.students
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         nbgrader_s = None if args.skip_nbgrader else time_nbgrader(Path(tmp) / "nbgrader", n)
+        if nbgrader_s:
+            print(f"nbgrader autograde, {n} light submissions: {nbgrader_s:.1f} s ({nbgrader_s / n:.2f} s each)")
+        if args.full_only:
+            return full_rows(Path(tmp), n, nbgrader_s)
         one = time_ours(Path(tmp) / "ours1", n, 1)
         two = time_ours(Path(tmp) / "ours2", n, 2)
         dask1 = time_ours(Path(tmp) / "dask1", n, 1, scheduler="local")
@@ -240,6 +328,8 @@ def main() -> None:
           "(its sandboxes started for an earlier class)")
     print(f"  marginal cost of a light submission on a warm worker (1 worker): p50 {percentile(one['warm'], .5):.2f} s, "
           f"p90 {percentile(one['warm'], .9):.2f} s")
+    with tempfile.TemporaryDirectory(prefix="bench-class-full-") as tmp:
+        full_rows(Path(tmp), n, nbgrader_s)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from autograder.replicas import _Adam, learns, lesson_data, train_one, train_replicas, train_width_grid
+from autograder.replicas import _Adam, learns, lesson_data, train_one, train_replicas, train_width_grid, verify_claim
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,28 @@ def test_width_grid_padding_changes_nothing(data):
 def test_least_loss_is_the_best_epoch_so_far(data):
     short, long = train_replicas([16], [0], *data, epochs=2), train_replicas([16], [0], *data, epochs=8)
     assert long.item() < short.item() < 0.7
+
+
+def test_training_until_a_quorum_learns_stops_early_with_the_same_verdict(data):
+    seeds = [0, 1, 2]
+    full, short = train_replicas([16], seeds, *data, epochs=8), train_replicas([16], seeds, *data, epochs=4)
+    threshold = sorted(short.tolist())[1]  # two of three replicas reach it at the 4th epoch (losses still fall)
+    early = train_replicas([16], seeds, *data, epochs=8, until_learned=(threshold, 2))
+    assert learns(full, threshold, 2) and learns(early, threshold, 2)
+    assert torch.equal(early, short) and bool((early > full).all())  # it stopped after the 4th epoch
+    never = train_replicas([16], seeds, *data, epochs=8, until_learned=(0.0, 2))
+    assert torch.equal(never, full)  # a quorum that never learns trains every epoch: the same least losses
+
+
+def test_a_claim_verified_seed_group_by_group_gets_the_verdict_of_all_seeds(data):
+    seeds = [0, 1, 2, 3, 4]
+    full = sorted(train_replicas([12], seeds, *data, epochs=4).tolist())
+    # thresholds between the replicas' least losses: from none learning to all five
+    for threshold in [full[0] - 1e-3, *((a + b) / 2 for a, b in zip(full, full[1:])), full[-1] + 1e-3]:
+        whole = train_replicas([12], seeds, *data, epochs=4)
+        verified = verify_claim([12], seeds, *data, threshold, epochs=4)
+        assert learns(verified, threshold, 3) == learns(whole, threshold), threshold
+        assert len(verified) in (3, 5)
 
 
 def test_flat_adam_matches_torch_adam_bit_for_bit():
