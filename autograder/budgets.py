@@ -69,20 +69,22 @@ def budget_for(key: str, times: dict[str, float], limits: Limits) -> StepBudget:
     return StepBudget(cpu, max(wall, cpu))
 
 
-def stale_steps(recorded: dict[str, float], measured: dict[str, float]) -> list[str]:
-    """Return the steps whose record no longer fits the reference: new, gone, or now much slower."""
+def stale_steps(recorded: dict[str, float], measured: dict[str, float], limits: Limits) -> list[str]:
+    """Return the steps whose record no longer fits the reference: new, gone, or now much slower with a budget
+    that would grow (a step under the floor keeps the floor: its time varying with load changes nothing)."""
     changed = sorted(set(recorded) ^ set(measured))
-    slower = sorted(k for k in set(recorded) & set(measured) if measured[k] > RECHECK_FACTOR * recorded[k] + 0.1)
+    slower = sorted(k for k in set(recorded) & set(measured) if measured[k] > RECHECK_FACTOR * recorded[k] + 0.1
+                    and budget_for(k, measured, limits) != budget_for(k, recorded, limits))
     return changed + slower
 
 
-def recheck_cell_times(path: Path, measured: dict[str, float] | None) -> str:
+def recheck_cell_times(path: Path, measured: dict[str, float] | None, limits: Limits) -> str:
     """Compare the reference's CPU seconds just measured with the record at `path`: record them if there is
     no record or it is stale; return what was done, in one line for `validate`'s report."""
     if not measured:
         return "step budgets not rechecked: the reference could not be measured"
     recorded = read_cell_times(path)
-    stale = stale_steps(recorded, measured) if recorded else []
+    stale = stale_steps(recorded, measured, limits) if recorded else []
     if recorded and not stale:
         slowest = max(measured, key=measured.get)
         return (f"step budgets hold: {len(measured)} steps as recorded (slowest {slowest}: "

@@ -21,6 +21,11 @@ class GradingFailure(AssertionError):
     """A check the submission did not pass; the message is shown to the student as is."""
 
 
+class CannotJudge(RuntimeError):
+    """The grader cannot reach a verdict (an instructor's problem, never a student's): the submission is not
+    graded and the run reports this message as an internal error, instead of charging the student."""
+
+
 def exercise(name: str, weight: float = 1.0):
     """Return a pytest mark tying a test to an exercise; the exercise's points split by weight."""
     return getattr(pytest.mark, EXERCISE_MARK)(name, weight=weight)

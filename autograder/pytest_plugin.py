@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from .judge import EXERCISE_MARK, GradingFailure
+from .judge import EXERCISE_MARK, CannotJudge, GradingFailure
 
 UNREADABLE = "This check could not read your answer: it has an unexpected type or structure."
 
 
-class ReferenceProbeError(RuntimeError):
+class ReferenceProbeError(CannotJudge):
     """The reference solution itself could not be probed: an instructor's problem, never a student's."""
 
 
@@ -146,7 +146,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             if call.excinfo.errisinstance(GradingFailure):
                 feedback = str(call.excinfo.value).split("\n")[0]
-            elif call.excinfo.errisinstance(ReferenceProbeError):
+            elif call.excinfo.errisinstance(CannotJudge):
                 internal = True
                 detail = str(call.excinfo.value)
             else:

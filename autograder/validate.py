@@ -175,7 +175,7 @@ def validate_lesson(name: str, config: Config, workers: int = 2, mutants: bool =
     reference, reference_error = outcomes[0].result, outcomes[0].error
     verdicts = [MutantVerdict(m, o.result, o.error) for m, o in zip(catalogue, outcomes[1:])]
     rerun_results = [o.result for o in outcomes[1 + len(catalogue):]]
-    budgets = recheck_cell_times(lesson.cell_times_file, outcomes[0].step_cpu)
+    budgets = recheck_cell_times(lesson.cell_times_file, outcomes[0].step_cpu, config.limits)
     return ValidationReport(name, fresh, leaks, reference, reference_error, verdicts, thin, time.monotonic() - started,
                             rerun_results, budgets)
 

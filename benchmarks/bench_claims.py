@@ -102,7 +102,7 @@ def main() -> None:
                                                                                          cache_dir=cache)
         graders.learned_on((8,), 5e-3, 1)  # warm-up: imports, the data set
         unit_wall, unit_cpu, _ = timed([((192,), 5e-3, 250)], cache)
-        print(f"(a) one default-protocol verification ([192], lr 5e-3, 250 epochs, "
+        print(f"(a) one default-protocol verification ([192], lr 5e-3, 250 epochs, up to "
               f"{len(graders.calibration_of(graders.__file__)['judge_seeds'])} replicas): {unit_wall:.1f} s wall, {unit_cpu:.1f} s CPU")
 
         if claims:  # --claims 0 times (a) and (d) only

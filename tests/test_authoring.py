@@ -118,3 +118,12 @@ def test_the_guide_makes_a_lesson_that_validates_releases_and_grades_a_class(tmp
     assert scores["crashing"] == {"scaled": 3, "area": 0, "net": 2}  # the crash costs its own exercise only
     crashed = next(e for e in grades["crashing"].result.exercises if e.exercise == "area")
     assert crashed.outcome == "error" and "ended the Python process" in crashed.feedback
+
+
+def test_a_new_course_gets_the_lessons_package_this_course_has():
+    """`autograder new` writes lessons/__init__.py and lessons/conftest.py from text of its own: it must stay
+    what this course's lessons run with."""
+    from autograder.new import LESSONS_CONFTEST, LESSONS_INIT
+
+    assert (ROOT / "lessons" / "conftest.py").read_text() == LESSONS_CONFTEST
+    assert (ROOT / "lessons" / "__init__.py").read_text() == LESSONS_INIT

@@ -68,13 +68,16 @@ def test_budgets_follow_the_reference_with_floors_and_the_cell_timeout_as_ceilin
 
 
 def test_a_record_is_stale_when_steps_change_or_get_much_slower(tmp_path):
-    """Does the recheck keep a record that still fits, and re-record one with new or much slower steps?"""
+    """Does the recheck keep a record that still fits, and re-record one with new or much slower steps, but not
+    one whose steps only vary under the budget floor (as CPU times do on a loaded machine)?"""
+    limits = Limits(cell_timeout=60, cell_cpu_multiple=10, cell_cpu_floor=5, cell_wall_multiple=3, cell_wall_floor=30)
     path = tmp_path / "lessons" / "x" / "cell_times.json"
-    assert "recorded for 2 steps" in recheck_cell_times(path, {"a": 0.5, "probe:e": 0.01})
+    assert "recorded for 2 steps" in recheck_cell_times(path, {"a": 0.5, "probe:e": 0.01}, limits)
     assert read_cell_times(path) == {"a": 0.5, "probe:e": 0.01}
-    assert "hold" in recheck_cell_times(path, {"a": 0.8, "probe:e": 0.02})
-    assert stale_steps({"a": 0.5}, {"a": 2.0, "b": 0.1}) == ["b", "a"]
-    assert "re-recorded" in recheck_cell_times(path, {"a": 2.0, "probe:e": 0.01}) and read_cell_times(path)["a"] == 2.0
+    assert "hold" in recheck_cell_times(path, {"a": 0.8, "probe:e": 0.3}, limits)  # probe:e 30x, still at the floor
+    assert stale_steps({"a": 0.5}, {"a": 2.0, "b": 0.1}, limits) == ["b", "a"]
+    assert "re-recorded" in recheck_cell_times(path, {"a": 2.0, "probe:e": 0.01}, limits)
+    assert read_cell_times(path)["a"] == 2.0
     path.write_text("not json")
     assert read_cell_times(path) == {}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.calibration import calibration_of
-from autograder.judge import accuracy, exercise, expect, expect_array, is_number, values_close
+from autograder.judge import CannotJudge, accuracy, exercise, expect, expect_array, is_number, values_close
 
 from .probes import seeded_parameter
 from .spec import SELECTION, TRUTH_KEY, selection_tolerances, sound_picks
@@ -59,7 +59,8 @@ def test_select_degree_finds_the_degree_the_data_need(student, hidden, grading):
             continue  # a data set the judge's own procedures do not all find clear-cut on this draw is not judged
         judged += 1
         below += pick < degree
-    expect(judged > 0, "The grader could not judge `select_degree` on this draw; please tell your instructor.")
+    if not judged:
+        raise CannotJudge("select_degree: no hidden data set was clear-cut to the judge's own procedures on this draw")
     expect(below <= selection_tolerances()["allowed_below"],
            f"On {below} of {judged} noisy samples of polynomials where validation clearly needs the polynomial's own "
            "degree (plenty of points, little noise), your `select_degree` picked a lower one. Fit each degree on the "
