@@ -7,8 +7,8 @@ First grade: a fresh Python process (as a grading worker is) starts the lesson's
 judge imports torch, the reference and the probes (start_sandbox), then grades the light hands_on_dl
 submission (bench_overhead.py); printed split into sandbox start and the grade itself, medians.
 Imports: what each import adds, timed in sequence in a fresh interpreter, in the order the sandbox
-preloads them (torch, torchvision, numpy, matplotlib.pyplot, then IPython's shell, which the runner
-builds) and the judge imports them (the autograder package first, which keeps jsonschema from building
+preloads them (torch, then torch._dynamo, which a notebook's first optimiser would otherwise import in
+every job, torchvision, numpy, matplotlib.pyplot, then IPython's shell, which the runner builds) and the judge imports them (the autograder package first, which keeps jsonschema from building
 an IRI parser; nbformat, pytest, the engine, torch, the lesson's probes and graders); `python -X importtime -c "import M"` shows any one of them in detail. A bare interpreter start
 is the baseline. Runs interleaved, medians.
 """
@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SANDBOX_IMPORTS = ("torch", "torchvision", "numpy", "matplotlib.pyplot", "IPython.core.interactiveshell")
+SANDBOX_IMPORTS = ("torch", "torch._dynamo", "torchvision", "numpy", "matplotlib.pyplot",  # the preload's
+                   "IPython.core.interactiveshell")  # (dynamo comes with torch: a first optimiser imports it)
 JUDGE_IMPORTS = ("autograder", "nbformat", "pytest", "autograder.grade", "torch", "lessons.hands_on_dl.probes",
                  "lessons.hands_on_dl.test_hands_on_dl")
 
@@ -52,11 +53,11 @@ print(json.dumps({"engine imports": imported - started, "sandbox start (judge im
 
 IMPORT_SEQUENCE = r"""
 import json, sys, time
-from autograder.sandboxed.runner import preload  # as the sandbox imports them
+import importlib
 costs = {}
 for module in sys.argv[1:]:
     started = time.perf_counter()
-    preload([module])
+    importlib.import_module(module)
     costs[module] = time.perf_counter() - started
 print(json.dumps(costs))
 """
