@@ -18,8 +18,8 @@ from nbformat import NotebookNode
 from .config import Limits
 from .notebook import grade_id
 
-RECHECK_FACTOR = 3.0  # a reference step now this much slower than recorded makes the record stale (a step
-# measured while other grades share the cores can take 2.3x its quiet CPU time: the budget keeps 10x)
+RECHECK_FACTOR = 3.0  # a reference step now this much slower than recorded makes the record stale (fresh
+# clones measured one data-loading step at 2.3-4.7x its quiet CPU time, cause unknown: the budget keeps 10x)
 ABOUT = ("CPU seconds the reference notebook takes per step (a cell by grade_id or cell id, a probe as "
          "probe:<exercise>), recorded by `autograder validate`; each step's time budget is derived from it")
 
